@@ -1,0 +1,300 @@
+"""`huilong run`: the daemon. One task group holds the ARI connection, the AMI probe,
+the HTTP server, the database probe, the watchdog and the campaign scheduler.
+
+Shutdown in phases (SIGTERM or SIGINT): stop dialling, wait for live calls up to
+`lifecycle.drain_timeout_s`, hang up what is left and wait for those calls to be
+recorded, then cancel the rest. A second signal cancels at once. SIGHUP reloads the
+settings that can change at run time (dialling limits, drain time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+import asyncpg
+
+from db.attempts import AttemptRepository
+from db.crypto import load_or_create_keyfile
+from db.debtors import DebtorRepository
+from db.errors import DbError
+from db.pool import create_pool
+from db.targets import TargetRepository
+from engine import metrics
+from engine.ami import AmiClient
+from engine.ari.client import AriRest
+from engine.ari.events import AriEvent, to_call_event
+from engine.ari.supervisor import AriSupervisor, backoff_delays
+from engine.dialer import CampaignRunner, Dialer, reconcile, recover_orphans
+from engine.http_api import Health, build_app, start_site
+from engine.session import HANGUP_GRACE_S, CallRegistry
+from engine.settings import Settings, SettingsError, load_settings
+from engine.systemd import Notifier, watchdog_interval_s
+
+log = logging.getLogger(__name__)
+
+
+class _Stop(Exception):
+    """Raised inside the task group to end it once draining is done."""
+
+
+class Daemon:
+    def __init__(self, settings: Settings, config_file: Path | None = None) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.registry = CallRegistry()
+        self.notifier = Notifier()
+        self.ari = AriSupervisor(settings.ari, self._on_ari_event, self._on_ari_connected)
+        self.ami = AmiClient(settings.ami)
+        self.pool: asyncpg.Pool | None = None
+        self.db_ok = False
+        self.draining = False
+        self.http_port: int | None = None
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._stray: asyncio.Queue[str] = asyncio.Queue()
+        self._runners: dict[int, asyncio.Task[None]] = {}
+        self._dialer: Dialer | None = None
+        self._signals = 0
+
+    # -- public ----------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def health(self) -> Health:
+        details = {}
+        if not self.ari.is_connected:
+            details["ari"] = self.ari.last_error or "connecting"
+        if not self.ami.alive:
+            details["ami"] = self.ami.last_error or "connecting"
+        if not self.db_ok:
+            details["database"] = "not answering"
+        return Health(ari=self.ari.is_connected, ami=self.ami.alive, database=self.db_ok,
+                      draining=self.draining, live_calls=len(self.registry), details=details)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        runner = None
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                runner, self.http_port = await start_site(
+                    build_app(self.health), self.settings.http.host, self.settings.http.port)
+                tasks.create_task(self.ari.run(), name="ari")
+                tasks.create_task(self.ami.run(), name="ami")
+                tasks.create_task(self._watchdog(), name="watchdog")
+                tasks.create_task(self._hang_up_strays(), name="strays")
+                await self._open_database()
+                tasks.create_task(self._probe_database(), name="db-probe")
+                self._dialer = Dialer(self.settings, self.registry, AttemptRepository(self.pool),
+                                      DebtorRepository(self.pool, self._cipher()),
+                                      lambda: self.ari.rest, tasks)
+                tasks.create_task(self._schedule_campaigns(tasks), name="campaigns")
+                self.ready.set()
+                self.notifier.ready(f"running on :{self.http_port}")
+                log.info("huilong running; health on http://%s:%s/healthz",
+                         self.settings.http.host, self.http_port)
+                await self._stop.wait()
+                await self._drain()
+                raise _Stop
+        except* _Stop:
+            pass
+        finally:
+            self._remove_signals(loop)
+            await self._cleanup(runner)
+        log.info("huilong stopped")
+        return 0
+
+    # -- start-up --------------------------------------------------------------------
+
+    def _cipher(self):  # noqa: ANN202 - PiiCipher
+        return load_or_create_keyfile(self.settings.pii.keyfile)
+
+    async def _open_database(self) -> None:
+        url = self.settings.database_url()
+        if not url:
+            raise SettingsError("database.url is not set (nor DATABASE_URL)")
+        delays = backoff_delays(10.0)
+        while True:
+            try:
+                self.pool = await create_pool(url, min_size=self.settings.database.min_pool,
+                                              max_size=self.settings.database.max_pool, timeout=5)
+                self.db_ok = True
+                metrics.DB_UP.set(1)
+                return
+            except DbError as exc:
+                log.warning("database not reachable yet: %s", exc)
+            await asyncio.sleep(next(delays))
+
+    # -- ARI -------------------------------------------------------------------------
+
+    def _on_ari_event(self, event: AriEvent) -> None:
+        """The reader's hand-off: route, never await."""
+        routed = to_call_event(event)
+        if routed is not None:
+            channel_id, call_event = routed
+            session = self.registry.get(channel_id)
+            if session is not None:
+                session.deliver(call_event)
+                return
+        if event.type == "StasisStart" and event.channel is not None:
+            if self.registry.get(event.channel.id) is None:
+                self._stray.put_nowait(event.channel.id)
+
+    async def _on_ari_connected(self, rest: AriRest) -> None:
+        metrics.ARI_RECONNECTS.inc()
+        metrics.ARI_CONNECTED.set(1)
+        channels = await rest.channel_states()
+        reconcile(self.registry, channels)
+        if self.pool is not None:
+            try:
+                closed = await recover_orphans(AttemptRepository(self.pool), self.registry, rest)
+                if closed:
+                    log.warning("closed %d attempts left open by an earlier run", closed)
+            except DbError as exc:
+                log.warning("orphan recovery postponed: %s", exc)
+
+    async def _hang_up_strays(self) -> None:
+        """Channels that entered our Stasis app without a session (no flow owns them yet)."""
+        while True:
+            channel_id = await self._stray.get()
+            rest = self.ari.rest
+            if rest is None:
+                continue
+            log.warning("channel %s entered Stasis without a call session; hanging up",
+                        channel_id)
+            with contextlib.suppress(Exception):
+                await rest.hangup(channel_id)
+
+    # -- campaigns -------------------------------------------------------------------
+
+    def _may_dial(self) -> bool:
+        return not self.draining and self.ari.is_connected and self.db_ok
+
+    async def _schedule_campaigns(self, tasks: asyncio.TaskGroup) -> None:
+        assert self.pool is not None and self._dialer is not None
+        targets = TargetRepository(self.pool)
+        await targets.recover_unlinked()
+        while not self.draining:
+            if self._may_dial():
+                try:
+                    for campaign_id in await targets.running_campaign_ids():
+                        if campaign_id not in self._runners:
+                            self._runners[campaign_id] = tasks.create_task(
+                                self._run_campaign(campaign_id, targets),
+                                name=f"campaign-{campaign_id}")
+                except DbError as exc:
+                    log.warning("campaign scheduling paused: %s", exc)
+            metrics.LIVE_CALLS.set(len(self.registry))
+            await asyncio.sleep(1.0)
+
+    async def _run_campaign(self, campaign_id: int, targets: TargetRepository) -> None:
+        assert self._dialer is not None
+        runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry,
+                                self.settings.dial.max_concurrent_calls, self._may_dial)
+        try:
+            await runner.run()
+            progress = await targets.progress(campaign_id)
+            if progress.pending == 0 and progress.dialling == 0:
+                await targets.finish_campaign(campaign_id)
+                log.info("campaign %d finished (%d numbers)", campaign_id, progress.total)
+        except DbError as exc:
+            log.warning("campaign %d paused by a database error: %s", campaign_id, exc)
+        finally:
+            self._runners.pop(campaign_id, None)
+
+    # -- health and lifecycle ----------------------------------------------------------
+
+    async def _probe_database(self) -> None:
+        assert self.pool is not None
+        while True:
+            try:
+                async with asyncio.timeout(3):
+                    await self.pool.fetchval("SELECT 1")
+                self.db_ok = True
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                self.db_ok = False
+            metrics.DB_UP.set(1 if self.db_ok else 0)
+            metrics.ARI_CONNECTED.set(1 if self.ari.is_connected else 0)
+            await asyncio.sleep(2.0)
+
+    async def _watchdog(self) -> None:
+        interval = watchdog_interval_s() or self.settings.lifecycle.watchdog_interval_s
+        while True:
+            self.notifier.watchdog()
+            health = self.health()
+            self.notifier.status(f"{'ok' if health.ok else 'degraded'}; "
+                                 f"{health.live_calls} live calls")
+            await asyncio.sleep(interval)
+
+    async def _drain(self) -> None:
+        self.draining = True
+        metrics.DRAINING.set(1)
+        self.notifier.stopping(f"draining {len(self.registry)} live calls")
+        log.info("draining: no new calls; %d live", len(self.registry))
+        if not await self._wait_for_calls(self.settings.lifecycle.drain_timeout_s):
+            log.warning("drain time is up: hanging up %d calls", len(self.registry))
+            for session in self.registry.sessions():
+                session.request_hangup("shutdown")
+            await self._wait_for_calls(HANGUP_GRACE_S + 5)
+
+    async def _wait_for_calls(self, timeout: float) -> bool:
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.registry):
+                    await asyncio.gather(*(s.finished.wait() for s in self.registry.sessions()))
+            return True
+        except TimeoutError:
+            return False
+
+    async def _cleanup(self, runner) -> None:  # noqa: ANN001
+        with contextlib.suppress(Exception):
+            self.ami.close()
+        if runner is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(runner.cleanup())
+        if self.pool is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await asyncio.shield(self.pool.close())
+            except (TimeoutError, Exception):
+                self.pool.terminate()
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        main = asyncio.current_task()
+        self._main_task = main
+
+        def on_stop(signum: int) -> None:
+            self._signals += 1
+            if self._signals == 1:
+                log.info("signal %s: draining (send again to force)", signal.Signals(signum).name)
+                self.request_stop()
+            elif main is not None:
+                log.warning("second signal: stopping now")
+                main.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def _remove_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the settings; dialling limits and drain time apply at once."""
+        self.notifier.reloading()
+        try:
+            fresh = load_settings(self.config_file)
+        except SettingsError as exc:
+            log.error("reload refused, keeping the running settings: %s", exc)
+            return
+        self.settings.dial = fresh.dial
+        self.settings.lifecycle = fresh.lifecycle
+        log.info("settings reloaded")
+        self.notifier.ready("reloaded")

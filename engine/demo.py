@@ -1,0 +1,163 @@
+"""`huilong demo`: a small simulated campaign through the real lab.
+
+Simulated debtors with mixed behaviours are loaded, the carrier learns each one's
+scenario, the daemon dials them through PBX → PJSIP trunk → carrier, progress is shown
+live, and the run ends with a table of outcomes checked against what each simulated
+debtor was set up to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from db.attempts import AttemptRepository
+from db.campaigns import CampaignRepository
+from db.crypto import load_or_create_keyfile
+from db.debtors import DebtInput, DebtorRepository
+from db.pool import create_pool
+from db.targets import TargetRepository
+from engine.daemon import Daemon
+from engine.lab.carrier import Network, Pause, Say, Scenario
+from engine.lab.lab import Lab
+from engine.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDebtor:
+    external_id: str
+    name: str
+    e164: str
+    scenario: Scenario
+    expected: str
+
+
+BEHAVIOURS: tuple[tuple[Network, float | None, tuple[Say | Pause, ...], str], ...] = (
+    (Network.ANSWER, 2, (Pause(0.5), Say("Hello? Yes, speaking.")), "answered"),
+    (Network.BUSY, 1, (), "busy"),
+    (Network.ANSWER, 1, (Say("Yes. I will pay on Friday."),), "answered"),
+    (Network.NO_ANSWER, 3, (), "no_answer"),
+    (Network.CONGESTION, 0.5, (), "congestion"),
+    (Network.INVALID, None, (), "invalid_number"),
+    (Network.MACHINE, 2, (), "answered"),
+    (Network.ANSWER, 3, (Say("Who is this? I am busy now."),), "answered"),
+    (Network.REJECT, 1, (), "rejected"),
+    (Network.BUSY, 2, (), "busy"),
+    (Network.NO_ANSWER, 2, (), "no_answer"),
+    (Network.ANSWER, 1, (Pause(1.0), Say("No, that is not me.")), "answered"),
+)
+
+SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙")
+
+
+def demo_debtors(count: int) -> list[DemoDebtor]:
+    debtors = []
+    for i in range(count):
+        network, ring, script, expected = BEHAVIOURS[i % len(BEHAVIOURS)]
+        digits = f"86138{i + 1:08d}"
+        scenario = Scenario(digits, network, ring_s=ring, script=script, hold_s=0.5)
+        debtors.append(DemoDebtor(f"DEMO-{i + 1:04d}", f"{SURNAMES[i % len(SURNAMES)]}先生",
+                                  f"+{digits}", scenario, expected))
+    return debtors
+
+
+async def run_demo(settings: Settings, debtors: int = 12) -> int:
+    lab = Lab(settings)
+    status = lab.status()
+    if status.pbx is None or status.carrier is None:
+        print("the lab is not running: `huilong lab up` (or `make demo`) first", file=sys.stderr)
+        return 1
+    people = demo_debtors(debtors)
+    lab.carrier.apply([p.scenario for p in people])
+    pool = await create_pool(lab.database_url())
+    try:
+        campaign_id = await _load(pool, settings, people)
+        settings.http.port = 0
+        daemon = Daemon(settings)
+        daemon_task = asyncio.create_task(daemon.run(), name="daemon")
+        await _show_progress(pool, campaign_id, len(people), daemon_task)
+        daemon.request_stop()
+        await daemon_task
+        return await _report(pool, campaign_id, people)
+    finally:
+        await pool.close()
+
+
+async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:  # noqa: ANN001
+    repo = DebtorRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
+    campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    campaign_id = await campaigns.create(f"demo-{stamp}", "hold", {"source": "huilong demo"})
+    for person in people:
+        debtor_id = await repo.upsert_debtor(
+            external_id=person.external_id, name=person.name, phones=[person.e164],
+            timezone="Asia/Shanghai",
+            debts=[DebtInput(account_ref=f"LOAN-{person.external_id}", principal=Decimal("5000.00"),
+                             amount_due=Decimal("1234.56"), overdue_days=30, due_date=None,
+                             currency="CNY")])
+        for phone in await repo.phones_of(debtor_id):
+            await targets.add(campaign_id, debtor_id, phone.id)
+    await campaigns.set_status(campaign_id, "running")
+    print(f"campaign {campaign_id}: {len(people)} simulated debtors loaded")
+    return campaign_id
+
+
+async def _show_progress(pool, campaign_id: int, total: int, daemon_task: asyncio.Task) -> None:  # noqa: ANN001
+    targets = TargetRepository(pool)
+    last = None
+    async with asyncio.timeout(180):
+        while True:
+            if daemon_task.done():
+                await daemon_task  # surface its error
+                raise RuntimeError("the daemon stopped before the campaign finished")
+            rows = await pool.fetch(
+                "SELECT state, disposition FROM attempts WHERE campaign_id = $1", campaign_id)
+            live = sum(1 for r in rows if r["state"] != "final")
+            counts: dict[str, int] = {}
+            for r in rows:
+                if r["disposition"]:
+                    counts[r["disposition"]] = counts.get(r["disposition"], 0) + 1
+            line = (f"placed {len(rows):2d}/{total}  live {live:2d}  "
+                    + "  ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            if line != last:
+                print(line, flush=True)
+                last = line
+            progress = await targets.progress(campaign_id)
+            if progress.pending == 0 and progress.dialling == 0 and live == 0 and rows:
+                return
+            await asyncio.sleep(0.5)
+
+
+async def _report(pool, campaign_id: int, people: list[DemoDebtor]) -> int:  # noqa: ANN001
+    attempts = AttemptRepository(pool)
+    rows = await pool.fetch(
+        """SELECT t.attempt_id, p.masked, d.external_id FROM campaign_targets t
+           JOIN debtor_phones p ON p.id = t.phone_id JOIN debtors d ON d.id = t.debtor_id
+           WHERE t.campaign_id = $1 ORDER BY d.external_id""", campaign_id)
+    expected = {p.external_id: p for p in people}
+    print()
+    print(f"{'debtor':10} {'number':16} {'scenario':11} {'outcome':15} {'cause':>5} "
+          f"{'ring s':>6} {'talk s':>6}  check")
+    mismatches = 0
+    for row in rows:
+        attempt = await attempts.get(row["attempt_id"])
+        person = expected[row["external_id"]]
+        ring = _seconds(attempt.originated_at, attempt.answered_at or attempt.ended_at)
+        talk = _seconds(attempt.answered_at, attempt.ended_at) if attempt.answered_at else ""
+        ok = attempt.disposition == person.expected
+        mismatches += not ok
+        print(f"{row['external_id']:10} {row['masked']:16} {person.scenario.network.value:11} "
+              f"{attempt.disposition:15} {attempt.hangup_cause if attempt.hangup_cause is not None else '-':>5} "
+              f"{ring:>6} {talk:>6}  {'ok' if ok else 'expected ' + person.expected}")
+    print(f"\n{len(rows)} calls placed through the PBX and the carrier; "
+          f"{len(rows) - mismatches} outcomes as expected, {mismatches} not")
+    return 0 if mismatches == 0 and len(rows) == len(people) else 1
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return ""
+    return f"{(end - start).total_seconds():.1f}"

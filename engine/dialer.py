@@ -1,0 +1,173 @@
+"""Placing calls: commit the attempt, then originate; and the campaign runner that keeps
+a campaign's calls flowing.
+
+The order is the point: the `attempts` row (state `intent`, with the UUID that becomes
+the channel id) is committed before Asterisk hears of the call. A crash after the
+commit leaves an attempt the next start-up reconciles; a crash or lost response after
+the originate cannot dial twice, because a retry reuses the id and Asterisk answers
+409 for a channel id it already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from db.attempts import AttemptRepository
+from db.crypto import mask_phone
+from db.debtors import DebtorRepository
+from db.targets import Target, TargetRepository
+from engine import metrics
+from engine.ari.client import CallControl
+from engine.call import state as call
+from engine.call.causes import disposition_for
+from engine.session import CallPlan, CallRegistry, CallSession, now
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    debtor_id: int
+    phone_id: int
+    campaign_id: int | None = None
+
+
+class Dialer:
+    def __init__(self, settings: Settings, registry: CallRegistry, attempts: AttemptRepository,
+                 debtors: DebtorRepository, ari: Callable[[], CallControl | None],
+                 tasks: asyncio.TaskGroup) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._attempts = attempts
+        self._debtors = debtors
+        self._ari = ari
+        self._tasks = tasks
+        self.finished = asyncio.Condition()
+
+    async def dial(self, request: DialRequest,
+                   prepare: Callable[[uuid.UUID], Awaitable[None]] | None = None) -> CallSession:
+        """Commit the attempt, run `prepare` (e.g. link it to its target), then dial."""
+        dial = self._settings.dial
+        number = await self._debtors.dial_number(request.phone_id)
+        attempt_id = uuid.uuid4()
+        await self._attempts.create_intent(attempt_id, debtor_id=request.debtor_id,
+                                           phone_id=request.phone_id,
+                                           campaign_id=request.campaign_id)
+        if prepare is not None:
+            await prepare(attempt_id)
+        plan = CallPlan(
+            attempt_id=attempt_id,
+            endpoint=dial.endpoint_template.format(number=number.lstrip("+")),
+            masked_number=mask_phone(number), app=self._settings.ari.app,
+            caller_id=dial.caller_id, ring_timeout_s=dial.ring_timeout_s,
+            max_call_s=dial.max_call_s, max_originate_tries=dial.originate_attempts)
+        session = CallSession(plan, self._ari, self._attempts, self._session_done)
+        self._registry.add(session)
+        metrics.CALLS_PLACED.inc()
+        self._tasks.create_task(session.run(first=call.DialRequested(at=now())),
+                                name=f"call-{attempt_id}")
+        return session
+
+    def _session_done(self, session: CallSession) -> None:
+        self._registry.remove(session)
+        if session.state.disposition is not None:
+            metrics.CALLS_FINISHED.labels(session.state.disposition.value).inc()
+        self._tasks.create_task(self._notify_finished(), name="notify-finished")
+
+    async def _notify_finished(self) -> None:
+        async with self.finished:
+            self.finished.notify_all()
+
+
+async def recover_orphans(attempts: AttemptRepository, registry: CallRegistry,
+                          ari: CallControl) -> int:
+    """Attempts left non-final by an earlier run (no session here): hang up any channel
+    that survived and close the attempt with what is known."""
+    channels = await ari.channel_states()
+    closed = 0
+    for row in await attempts.non_final():
+        attempt_id = str(row.id)
+        if registry.get(attempt_id) is not None:
+            continue
+        still_up = attempt_id in channels
+        if still_up:
+            try:
+                await ari.hangup(attempt_id)
+            except Exception as exc:  # noqa: BLE001 - best effort; the channel may be gone
+                log.warning("orphan %s: hangup failed: %s", attempt_id, exc)
+        disposition = disposition_for(answered=row.answered_at is not None, cause=None,
+                                      we_hung_up=still_up)
+        if await attempts.finalize(row.id, disposition=disposition.value, at=now(), cause=None,
+                                   cause_text=None, error="engine restarted during the call"):
+            closed += 1
+    return closed
+
+
+def reconcile(registry: CallRegistry, channels: dict[str, str]) -> None:
+    """After a reconnect: close calls whose channel vanished, catch up on the rest."""
+    for session in registry.live():
+        if session.originate_in_flight:
+            continue
+        channel_state = channels.get(session.id)
+        if channel_state is None:
+            session.deliver(call.ChannelVanished(at=now()))
+        elif channel_state == "Up":
+            session.deliver(call.ChannelAnswered(at=now()))
+        elif channel_state == "Ringing":
+            session.deliver(call.ChannelRinging(at=now()))
+
+
+class CampaignRunner:
+    """Dials one campaign's pending targets, at most `concurrency` at a time."""
+
+    def __init__(self, campaign_id: int, dialer: Dialer, targets: TargetRepository,
+                 registry: CallRegistry, concurrency: int,
+                 may_dial: Callable[[], bool]) -> None:
+        self.campaign_id = campaign_id
+        self._dialer = dialer
+        self._targets = targets
+        self._registry = registry
+        self._concurrency = concurrency
+        self._may_dial = may_dial
+        self._mine: set[str] = set()
+
+    async def run(self) -> None:
+        """Return when every target is done, or when dialling is no longer allowed."""
+        while True:
+            await self._targets.settle()
+            self._mine = {s for s in self._mine if self._registry.get(s) is not None}
+            free = self._concurrency - len(self._mine)
+            if self._may_dial() and free > 0:
+                for target in await self._targets.claim(self.campaign_id, free):
+                    await self._place(target)
+            progress = await self._targets.progress(self.campaign_id)
+            if progress.pending == 0 and progress.dialling == 0:
+                return
+            if not self._may_dial() and not self._mine:
+                return
+            await self._wait_for_change()
+
+    async def _place(self, target: Target) -> None:
+        async def link(attempt_id: uuid.UUID) -> None:
+            await self._targets.link_attempt(target.id, attempt_id)
+
+        try:
+            session = await self._dialer.dial(
+                DialRequest(target.debtor_id, target.phone_id, target.campaign_id), prepare=link)
+        except Exception:
+            await self._targets.release(target.id)
+            raise
+        self._mine.add(session.id)
+
+    async def _wait_for_change(self) -> None:
+        async with self._dialer.finished:
+            try:
+                async with asyncio.timeout(1.0):
+                    await self._dialer.finished.wait()
+            except TimeoutError:
+                pass  # poll again: dialling may have become allowed

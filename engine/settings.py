@@ -1,0 +1,175 @@
+"""Settings: one TOML file plus HUILONG_* environment variables.
+
+Precedence (highest first): environment (`HUILONG_ARI__PASSWORD=...`, nested keys joined
+by a double underscore; `DATABASE_URL` for the database), then the TOML file, then the
+defaults below. An invalid value stops start-up with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_NAMES = ("huilong.toml", ".state/huilong.toml")
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names the key and the problem."""
+
+
+class AriSettings(BaseModel):
+    url: str = "http://127.0.0.1:8088/"
+    username: str = "huilong"
+    password: SecretStr = SecretStr("")
+    app: str = Field(default="huilong", pattern=r"^[A-Za-z0-9_.-]+$")
+    request_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    reconnect_max_backoff_s: float = Field(default=10.0, ge=0.5, le=300)
+    liveness_interval_s: float = Field(default=2.0, gt=0, le=60)
+
+
+class AmiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "huilong"
+    secret: SecretStr = SecretStr("")
+    action_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    ping_interval_s: float = Field(default=5.0, gt=0, le=300)
+
+
+class DatabaseSettings(BaseModel):
+    url: SecretStr | None = None
+    min_pool: int = Field(default=1, ge=1, le=100)
+    max_pool: int = Field(default=10, ge=1, le=200)
+
+
+class DialSettings(BaseModel):
+    # `{number}` is the E.164 number without its "+".
+    endpoint_template: str = "PJSIP/{number}@carrier"
+    caller_id: str = "Huilong <4000>"
+    # A no-answer is only a no-answer after the phone rang long enough for a person
+    # to reach it; 15 s is the floor the collection rules use.
+    ring_timeout_s: int = Field(default=30, ge=15, le=120)
+    max_call_s: int = Field(default=900, ge=10, le=7200)
+    originate_attempts: int = Field(default=3, ge=1, le=10)
+    max_concurrent_calls: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _template_has_number(self) -> Self:
+        if "{number}" not in self.endpoint_template:
+            raise ValueError("endpoint_template must contain {number}")
+        return self
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8089, ge=0, le=65535)
+
+
+class LifecycleSettings(BaseModel):
+    drain_timeout_s: float = Field(default=30.0, ge=0, le=3600)
+    watchdog_interval_s: float = Field(default=5.0, gt=0, le=600)
+
+
+class PiiSettings(BaseModel):
+    keyfile: Path = Path(".state/pii-keys.json")
+
+
+class LabSettings(BaseModel):
+    state_dir: Path = Path(".state")
+    # Where a provisioned Asterisk root is cached as a tarball between clones.
+    cache_dir: Path = Path("/var/cache/huilong")
+    debian_mirror: str = "http://deb.debian.org/debian"
+    postgres_port: int = Field(default=5439, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUILONG_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    ari: AriSettings = AriSettings()
+    ami: AmiSettings = AmiSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    dial: DialSettings = DialSettings()
+    http: HttpSettings = HttpSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    pii: PiiSettings = PiiSettings()
+    lab: LabSettings = LabSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _toml_file_for_load.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def database_url(self) -> str | None:
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return os.environ.get("DATABASE_URL") or None
+
+
+# pydantic-settings builds sources from class-level hooks; the path of the file being
+# loaded is handed over here for the duration of one `load_settings` call.
+_toml_file_for_load: dict[str, Path | None] = {}
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get("HUILONG_CONFIG")
+    if from_env:
+        return Path(from_env)
+    for name in DEFAULT_CONFIG_NAMES:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raise SettingsError naming the offending key."""
+    path = find_config_file(config_file)
+    if path is not None:
+        if not path.is_file():
+            raise SettingsError(f"{path}: config file not found")
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    _toml_file_for_load["path"] = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path)) from None
+    finally:
+        _toml_file_for_load.pop("path", None)
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    where = f" (config {path} or HUILONG_* environment)" if path else " (HUILONG_* environment)"
+    lines = [f"invalid settings{where}:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        lines.append(f"  {key}: {error['msg']}")
+    return "\n".join(lines)
