@@ -26,9 +26,9 @@ from db.targets import TargetRepository
 from engine import metrics
 from engine.ami import AmiClient
 from engine.ari.client import AriRest
-from engine.ari.events import AriEvent, to_call_event
+from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
-from engine.dialer import CampaignRunner, Dialer, reconcile, recover_orphans
+from engine.dialer import CampaignRunner, Dialer, reconcile, recover_orphans, route_event
 from engine.http_api import Health, build_app, start_site
 from engine.session import HANGUP_GRACE_S, CallRegistry
 from engine.settings import Settings, SettingsError, load_settings
@@ -134,16 +134,9 @@ class Daemon:
 
     def _on_ari_event(self, event: AriEvent) -> None:
         """The reader's hand-off: route, never await."""
-        routed = to_call_event(event)
-        if routed is not None:
-            channel_id, call_event = routed
-            session = self.registry.get(channel_id)
-            if session is not None:
-                session.deliver(call_event)
-                return
-        if event.type == "StasisStart" and event.channel is not None:
-            if self.registry.get(event.channel.id) is None:
-                self._stray.put_nowait(event.channel.id)
+        owned = route_event(self.registry, event)
+        if not owned and event.type == "StasisStart" and event.channel is not None:
+            self._stray.put_nowait(event.channel.id)
 
     async def _on_ari_connected(self, rest: AriRest) -> None:
         metrics.ARI_RECONNECTS.inc()

@@ -22,6 +22,7 @@ from db.debtors import DebtorRepository
 from db.targets import Target, TargetRepository
 from engine import metrics
 from engine.ari.client import CallControl
+from engine.ari.events import AriEvent, to_call_event
 from engine.call import state as call
 from engine.call.causes import disposition_for
 from engine.session import CallPlan, CallRegistry, CallSession, now
@@ -47,7 +48,7 @@ class Dialer:
         self._debtors = debtors
         self._ari = ari
         self._tasks = tasks
-        self.finished = asyncio.Condition()
+        self._waiters: set[asyncio.Future[None]] = set()
 
     async def dial(self, request: DialRequest,
                    prepare: Callable[[uuid.UUID], Awaitable[None]] | None = None) -> CallSession:
@@ -77,11 +78,22 @@ class Dialer:
         self._registry.remove(session)
         if session.state.disposition is not None:
             metrics.CALLS_FINISHED.labels(session.state.disposition.value).inc()
-        self._tasks.create_task(self._notify_finished(), name="notify-finished")
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
-    async def _notify_finished(self) -> None:
-        async with self.finished:
-            self.finished.notify_all()
+    async def wait_for_a_call_to_end(self, timeout: float) -> None:
+        """Return when any call ends, or after `timeout` seconds."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(waiter)
 
 
 async def recover_orphans(attempts: AttemptRepository, registry: CallRegistry,
@@ -106,6 +118,20 @@ async def recover_orphans(attempts: AttemptRepository, registry: CallRegistry,
                                    cause_text=None, error="engine restarted during the call"):
             closed += 1
     return closed
+
+
+def route_event(registry: CallRegistry, event: AriEvent) -> bool:
+    """Hand an ARI event to the session it concerns; False when no session owns it.
+    Runs on the event reader: never awaits."""
+    routed = to_call_event(event)
+    if routed is None:
+        return event.channel is not None and registry.get(event.channel.id) is not None
+    channel_id, call_event = routed
+    session = registry.get(channel_id)
+    if session is None:
+        return False
+    session.deliver(call_event)
+    return True
 
 
 def reconcile(registry: CallRegistry, channels: dict[str, str]) -> None:
@@ -165,9 +191,5 @@ class CampaignRunner:
         self._mine.add(session.id)
 
     async def _wait_for_change(self) -> None:
-        async with self._dialer.finished:
-            try:
-                async with asyncio.timeout(1.0):
-                    await self._dialer.finished.wait()
-            except TimeoutError:
-                pass  # poll again: dialling may have become allowed
+        # Wake on a call's end; else poll again: dialling may have become allowed.
+        await self._dialer.wait_for_a_call_to_end(timeout=1.0)

@@ -9,6 +9,7 @@ channel hung up best-effort, the attempt finalised as failed), never the daemon'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -70,6 +71,7 @@ class CallSession:
         self._queue: asyncio.Queue[call.Event] = asyncio.Queue()
         self.finished = asyncio.Event()
         self.originate_in_flight = False
+        self._recorded_final = False
 
     def deliver(self, event: call.Event) -> None:
         """Called by the event reader: never blocks, never awaits."""
@@ -155,8 +157,10 @@ class CallSession:
                 await self._store.finalize(
                     self.plan.attempt_id, disposition=final.disposition.value, at=final.at,
                     cause=final.cause, cause_text=final.cause_text, error=final.error)
-                log.info("call %s to %s: %s (cause %s)", self.id, self.plan.masked_number,
-                         final.disposition.value, final.cause)
+                self._recorded_final = True
+                log.info("call %s to %s: %s (cause %s)%s", self.id, self.plan.masked_number,
+                         final.disposition.value, final.cause,
+                         f": {final.error}" if final.error else "")
         return None
 
     async def _originate(self, try_number: int) -> call.Event | None:
@@ -197,13 +201,13 @@ class CallSession:
     async def _fail_safe(self, error: str) -> None:
         ari = self._ari()
         if ari is not None and self.state.is_live:
-            try:
+            with contextlib.suppress(AriError):
                 await ari.hangup(self.id)
-            except AriError:
-                pass
-        if not self.state.is_final:
+        if not self._recorded_final:
+            # The state may already say final when it was the final write that failed.
+            disposition = self.state.disposition or Disposition.FAILED
             try:
-                await self._store.finalize(self.plan.attempt_id, disposition=Disposition.FAILED.value,
+                await self._store.finalize(self.plan.attempt_id, disposition=disposition.value,
                                            at=now(), cause=None, cause_text=None, error=error)
             except Exception:
                 log.exception("call %s: could not record its failure", self.id)

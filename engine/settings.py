@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,7 +27,12 @@ class SettingsError(Exception):
     """The configuration cannot be used; the message names the key and the problem."""
 
 
-class AriSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key must stop start-up, not silently keep the default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class AriSettings(_Section):
     url: str = "http://127.0.0.1:8088/"
     username: str = "huilong"
     password: SecretStr = SecretStr("")
@@ -38,7 +43,7 @@ class AriSettings(BaseModel):
     liveness_interval_s: float = Field(default=2.0, gt=0, le=60)
 
 
-class AmiSettings(BaseModel):
+class AmiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = "huilong"
@@ -47,13 +52,13 @@ class AmiSettings(BaseModel):
     ping_interval_s: float = Field(default=5.0, gt=0, le=300)
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Section):
     url: SecretStr | None = None
     min_pool: int = Field(default=1, ge=1, le=100)
     max_pool: int = Field(default=10, ge=1, le=200)
 
 
-class DialSettings(BaseModel):
+class DialSettings(_Section):
     # `{number}` is the E.164 number without its "+".
     endpoint_template: str = "PJSIP/{number}@carrier"
     caller_id: str = "Huilong <4000>"
@@ -71,21 +76,21 @@ class DialSettings(BaseModel):
         return self
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8089, ge=0, le=65535)
 
 
-class LifecycleSettings(BaseModel):
+class LifecycleSettings(_Section):
     drain_timeout_s: float = Field(default=30.0, ge=0, le=3600)
     watchdog_interval_s: float = Field(default=5.0, gt=0, le=600)
 
 
-class PiiSettings(BaseModel):
+class PiiSettings(_Section):
     keyfile: Path = Path(".state/pii-keys.json")
 
 
-class LabSettings(BaseModel):
+class LabSettings(_Section):
     state_dir: Path = Path(".state")
     # Where a provisioned Asterisk root is cached as a tarball between clones.
     cache_dir: Path = Path("/var/cache/huilong")

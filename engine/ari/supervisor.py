@@ -39,7 +39,7 @@ class ConnectionLost(AriError):
 def backoff_delays(cap_s: float, *, base_s: float = 0.25, rng: random.Random | None = None):
     """Full-jitter exponential backoff: 0.25, 0.5, 1, … capped, each drawn in [d/2, d]."""
     rng = rng or random.Random()
-    delay = base_s
+    delay = min(cap_s, base_s)
     while True:
         yield rng.uniform(delay / 2, delay)
         delay = min(cap_s, delay * 2)
@@ -103,7 +103,7 @@ class AriSupervisor:
                 async with asyncio.timeout(2):
                     await manager.__aexit__(None, None, None)
             except (TimeoutError, Exception) as exc:  # noqa: BLE001 - teardown is best effort
-                log.debug("ARI teardown: %s", exc)
+                log.debug("ARI teardown: %r", exc, exc_info=True)
 
     async def _read(self, client: Any) -> None:
         async for message in client:

@@ -186,7 +186,12 @@ def _originate_failed(state: CallState, event: OriginateFailed) -> Result:
         return _originate(state, event.at)
     new = replace(state, phase=Phase.FINAL, ended_at=event.at,
                   disposition=Disposition.FAILED)
-    return new, (Finalize(Disposition.FAILED, event.at, None, None, event.error),)
+    finalize = Finalize(Disposition.FAILED, event.at, None, None, event.error)
+    if event.retryable:
+        # The last try may have reached Asterisk with only its answer lost: make sure no
+        # phone rings for a call we have given up on.
+        return new, (Hangup("originate_unconfirmed"), finalize)
+    return new, (finalize,)
 
 
 def _final(state: CallState, at: datetime, cause: int | None, text: str | None,

@@ -63,7 +63,7 @@ class Scenario:
     hold_s: float | None = 0.0
 
     def __post_init__(self) -> None:
-        if not self.number.isdigit():
+        if not (self.number.isascii() and self.number.isdigit()):
             raise ValueError(f"scenario number must be digits only, got {self.number!r}")
 
 
