@@ -111,7 +111,7 @@ class Daemon:
 
     # -- start-up --------------------------------------------------------------------
 
-    def _cipher(self):  # noqa: ANN202 - PiiCipher
+    def _cipher(self):
         return load_or_create_keyfile(self.settings.pii.keyfile)
 
     async def _open_database(self) -> None:
@@ -244,7 +244,7 @@ class Daemon:
         except TimeoutError:
             return False
 
-    async def _cleanup(self, runner) -> None:  # noqa: ANN001
+    async def _cleanup(self, runner) -> None:
         with contextlib.suppress(Exception):
             self.ami.close()
         if runner is not None:

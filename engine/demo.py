@@ -86,7 +86,7 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
         await pool.close()
 
 
-async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:  # noqa: ANN001
+async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:
     repo = DebtorRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
     campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -105,7 +105,7 @@ async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:  # n
     return campaign_id
 
 
-async def _show_progress(pool, campaign_id: int, total: int, daemon_task: asyncio.Task) -> None:  # noqa: ANN001
+async def _show_progress(pool, campaign_id: int, total: int, daemon_task: asyncio.Task) -> None:
     targets = TargetRepository(pool)
     last = None
     async with asyncio.timeout(180):
@@ -131,7 +131,7 @@ async def _show_progress(pool, campaign_id: int, total: int, daemon_task: asynci
             await asyncio.sleep(0.5)
 
 
-async def _report(pool, campaign_id: int, people: list[DemoDebtor]) -> int:  # noqa: ANN001
+async def _report(pool, campaign_id: int, people: list[DemoDebtor]) -> int:
     attempts = AttemptRepository(pool)
     rows = await pool.fetch(
         """SELECT t.attempt_id, p.masked, d.external_id FROM campaign_targets t

@@ -110,7 +110,7 @@ async def recover_orphans(attempts: AttemptRepository, registry: CallRegistry,
         if still_up:
             try:
                 await ari.hangup(attempt_id)
-            except Exception as exc:  # noqa: BLE001 - best effort; the channel may be gone
+            except Exception as exc:
                 log.warning("orphan %s: hangup failed: %s", attempt_id, exc)
         disposition = disposition_for(answered=row.answered_at is not None, cause=None,
                                       we_hung_up=still_up)

@@ -1,5 +1,9 @@
 """The REST half of the ARI adapter: every call has a timeout and typed errors.
 
+Requests go through asyncari's swagger operations directly (`client.swagger`), not
+its object layer: that layer caches Channel objects per id in a process-wide table and
+asserts they belong to the current client, which breaks after a reconnect.
+
 asyncari's HTTP layer re-sends a request once when the connection drops
 (asyncswagger11 `AsynchronousHttpClient.request`), so an originate can reach Asterisk
 twice. That is safe only because every originate carries our own `channelId`: the
@@ -11,14 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
-from asyncari.model import OperationError
 
 from engine.ari.errors import AriRejected, AriUnavailable, ChannelGone, DuplicateChannelId
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +45,24 @@ class CallControl(Protocol):
 
 class AriRest:
     def __init__(self, client: Any, timeout_s: float) -> None:
-        self._client = client
+        self._api = client.swagger
         self._timeout_s = timeout_s
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, what: str, op: Callable[[], Awaitable[httpx.Response]]) -> Any:
+        """Run one swagger operation; the decoded JSON body (None when empty)."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await op()
+                response = await op()
         except TimeoutError:
             raise AriUnavailable(f"{what}: no answer within {self._timeout_s:g} s") from None
-        except OperationError as exc:
+        except httpx.HTTPStatusError as exc:
             raise _translate(what, exc) from None
-        except (httpx.TransportError, OSError) as exc:
+        except (httpx.HTTPError, OSError, RuntimeError) as exc:
+            # RuntimeError: httpx refuses requests on a client closed by a lost connection.
             raise AriUnavailable(f"{what}: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
 
     async def originate(self, request: OriginateRequest) -> None:
         kwargs: dict[str, Any] = {
@@ -66,24 +72,26 @@ class AriRest:
         }
         if request.variables:
             kwargs["variables"] = {"variables": dict(request.variables)}
-        await self._call("originate", lambda: self._client.channels.originate(**kwargs))
+        await self._call("originate", lambda: self._api.channels.originate(**kwargs))
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        await self._call("hangup", lambda: self._client.channels.hangup(
+        await self._call("hangup", lambda: self._api.channels.hangup(
             channelId=channel_id, reason=reason))
 
     async def channel_states(self) -> dict[str, str]:
-        channels = await self._call("list channels", lambda: self._client.channels.list())
-        return {channel.id: channel.json.get("state", "") for channel in channels or ()}
+        channels = await self._call("list channels", lambda: self._api.channels.list())
+        return {channel["id"]: channel.get("state", "") for channel in channels or ()}
 
     async def ping(self) -> None:
-        await self._call("ping", lambda: self._client.asterisk.ping())
+        await self._call("ping", lambda: self._api.asterisk.ping())
 
 
-def _translate(what: str, exc: OperationError) -> Exception:
-    cause = exc.__cause__
-    status = cause.response.status_code if isinstance(cause, httpx.HTTPStatusError) else 0
-    message = str(exc) if exc.args and exc.args[0] else f"HTTP {status}"
+def _translate(what: str, exc: httpx.HTTPStatusError) -> Exception:
+    status = exc.response.status_code
+    try:
+        message = str(exc.response.json().get("message") or f"HTTP {status}")
+    except ValueError:
+        message = f"HTTP {status}"
     if status == 404:
         return ChannelGone(f"{what}: {message}")
     if status == 409:

@@ -13,6 +13,7 @@ Asterisk still has.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from typing import Any
 
 import asyncari
 import httpx
+from asyncari.model import CLASS_MAP
 
 from engine.ari.client import AriRest
 from engine.ari.errors import AriError, AriUnavailable
@@ -71,39 +73,57 @@ class AriSupervisor:
             except (AriError, OSError, httpx.HTTPError, TimeoutError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("ARI connection down: %s", self.last_error)
+                log.debug("ARI connection failure detail", exc_info=exc)
             finally:
                 self.connected.clear()
                 self.rest = None
             await asyncio.sleep(next(delays))
 
     async def _serve_one_connection(self) -> None:
-        s = self.settings
-        async with asyncio.timeout(s.connect_timeout_s):
-            manager = asyncari.connect(s.url, s.app, s.username, s.password.get_secret_value())
-            client = await manager.__aenter__()
+        """Serve one connection until it fails; raise ConnectionLost saying why.
+
+        The connection lives in a task of its own: asyncari runs an anyio task group whose
+        cancel scope, when one of its internal tasks fails (a websocket torn down mid-read),
+        cancels the task that opened it. Isolated like this, that cancellation ends the
+        connection task only, and is reported here as a lost connection.
+        """
+        body = asyncio.create_task(self._connection(), name="ari-connection")
         try:
+            await asyncio.wait({body})
+        except asyncio.CancelledError:
+            body.cancel()
+            with contextlib.suppress(BaseException):
+                async with asyncio.timeout(3):
+                    await body
+            raise
+        if body.cancelled():
+            raise ConnectionLost("the ARI client stopped (its event reader failed)")
+        error = body.exception()
+        if error is None:
+            raise ConnectionLost("the ARI connection ended")
+        raise ConnectionLost(_describe(error)) from error
+
+    async def _connection(self) -> None:
+        s = self.settings
+        _forget_asyncari_objects()
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(s.connect_timeout_s):
+                client = await stack.enter_async_context(asyncari.connect(
+                    s.url, s.app, s.username, s.password.get_secret_value()))
             rest = AriRest(client, s.request_timeout_s)
             self.rest = rest
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._read(client), name="ari-reader")
-                tasks.create_task(self._watch(client, rest), name="ari-watch")
-                await self._on_connected(rest)
-                self.connects += 1
-                self.last_error = None
-                self.connected.set()
-                log.info("ARI connected (app %s, connection %d)", s.app, self.connects)
-        except* ConnectionLost as group:
-            raise group.exceptions[0] from None
-        except* AriError as group:
-            raise group.exceptions[0] from None
-        finally:
-            self.connected.clear()
-            # asyncari closes its websocket and task group; never let that hang us.
             try:
-                async with asyncio.timeout(2):
-                    await manager.__aexit__(None, None, None)
-            except (TimeoutError, Exception) as exc:  # noqa: BLE001 - teardown is best effort
-                log.debug("ARI teardown: %r", exc, exc_info=True)
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._read(client), name="ari-reader")
+                    tasks.create_task(self._watch(client, rest), name="ari-watch")
+                    await self._on_connected(rest)
+                    self.connects += 1
+                    self.last_error = None
+                    self.connected.set()
+                    log.info("ARI connected (app %s, connection %d)", s.app, self.connects)
+            finally:
+                self.connected.clear()
+                self.rest = None
 
     async def _read(self, client: Any) -> None:
         async for message in client:
@@ -118,6 +138,7 @@ class AriSupervisor:
             self._sink(event)
 
     async def _watch(self, client: Any, rest: AriRest) -> None:
+        """asyncari does not notice a dead websocket by itself: check it, and ping."""
         interval = self.settings.liveness_interval_s
         while True:
             await asyncio.sleep(interval)
@@ -127,3 +148,22 @@ class AriSupervisor:
                 await rest.ping()
             except AriUnavailable as exc:
                 raise ConnectionLost(f"ping failed: {exc}") from None
+
+
+def _describe(error: BaseException) -> str:
+    """The innermost, most telling message of a (possibly grouped) failure."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _forget_asyncari_objects() -> None:
+    """asyncari keeps one object per Channel/Bridge/... id in class-wide tables and
+    asserts, when an event mentions that id again, that the object belongs to the same
+    client. Objects of a previous connection would fail that check inside its event
+    dispatch; a new connection starts with empty tables (asyncari 0.20.6 internals)."""
+    for cls in set(CLASS_MAP.values()):
+        if cls.cache is not None:
+            cls.cache.clear()
+        if cls.active is not None:
+            cls.active.clear()

@@ -15,7 +15,14 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.lab.asterisk import AsteriskHost, Instance, find_host, mount_proc, provision, unmount_proc
+from engine.lab.asterisk import (
+    AsteriskHost,
+    Instance,
+    find_host,
+    mount_proc,
+    provision,
+    unmount_proc,
+)
 from engine.lab.carrier import SCENARIO_FILE, Carrier, render_scenarios
 from engine.lab.errors import LabError
 from engine.lab.postgres import PrivateCluster

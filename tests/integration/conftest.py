@@ -51,7 +51,7 @@ def lab(lab_session: Lab) -> Iterator[Lab]:
         _wait_no_channels(instance)
 
 
-def _wait_no_channels(instance) -> None:  # noqa: ANN001
+def _wait_no_channels(instance) -> None:
     import time
 
     deadline = time.monotonic() + SETTLE_TIMEOUT_S

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -126,11 +127,21 @@ class DaemonProcess:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.proc: subprocess.Popen[str] | None = None
+        self._lines: list[str] = []
+        self._reader: threading.Thread | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run"], cwd=PROJECT_DIR,
                                      env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
+        stream = self.proc.stdout
+        assert stream is not None
+        self._reader = threading.Thread(target=lambda: self._lines.extend(stream), daemon=True)
+        self._reader.start()
+
+    def peek(self) -> str:
+        """What the daemon printed so far."""
+        return "".join(self._lines)
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
@@ -146,18 +157,27 @@ class DaemonProcess:
             proc.wait()
             raise AssertionError(f"daemon did not exit within {timeout:g} s:\n{self.output()}") \
                 from None
-        return code, self.output()
+        output = self.output()
+        self._close()
+        return code, output
 
     def output(self) -> str:
-        assert self.proc is not None and self.proc.stdout is not None
-        if self.proc.poll() is None:
-            return "(still running)"
-        return self.proc.stdout.read()
+        """Everything the daemon printed (complete once it has exited)."""
+        if self._reader is not None and self.proc is not None and self.proc.poll() is not None:
+            self._reader.join(timeout=5)
+        return self.peek()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None and not self.proc.stdout.closed:
+            if self._reader is not None:
+                self._reader.join(timeout=5)
+            self.proc.stdout.close()
 
 
 class CuttableProxy:
