@@ -15,7 +15,7 @@ demo: setup
 	@$(HUILONG) demo; status=$$?; $(HUILONG) lab down; exit $$status
 
 bench: setup
-	@$(VENV)/bin/python -m bench
+	@$(VENV)/bin/python -m tests.bench
 
 lint: setup
 	@$(VENV)/bin/ruff check .

@@ -40,7 +40,7 @@ async def create_pool(
     *,
     min_size: int = 1,
     max_size: int = 10,
-    timeout: float = 10.0,  # noqa: ASYNC109 - per-connect limit handed to asyncpg
+    timeout: float = 10.0,
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT_S,
 ) -> asyncpg.Pool:
     """Open a pool to `dsn`; `timeout` bounds each connect, `statement_timeout` each query.

@@ -17,7 +17,8 @@ log = logging.getLogger("huilong")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="huilong", description="Outbound calls for debt collection")
+    parser = argparse.ArgumentParser(prog="huilong",
+                                     description="Outbound calls for debt collection")
     parser.add_argument("-c", "--config", type=Path, help="TOML settings file "
                         "(default: $HUILONG_CONFIG, ./huilong.toml, .state/huilong.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -31,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     lab = commands.add_parser("lab", help="the local lab: PBX, carrier, PostgreSQL")
     lab_commands = lab.add_subparsers(dest="lab_command", required=True)
-    lab_commands.add_parser("provision", help="install Asterisk and initialise the database cluster")
+    lab_commands.add_parser("provision",
+                            help="install Asterisk and initialise the database cluster")
     lab_commands.add_parser("up", help="provision and start everything")
     lab_commands.add_parser("down", help="stop everything the lab started")
     lab_commands.add_parser("status", help="what runs")
@@ -144,7 +146,8 @@ def _lab(command: str, settings: Settings) -> int:
                 lab.provision()
                 if lab.owns_database:
                     lab.postgres.ensure_initialised()
-                print(f"lab provisioned: Asterisk {'in ' + str(lab.host.root) if lab.host and lab.host.root else 'from PATH'}")
+                root = lab.host.root if lab.host else None
+                print(f"lab provisioned: Asterisk {f'in {root}' if root else 'from PATH'}")
             case "status":
                 pass
         for line in lab.status().lines():

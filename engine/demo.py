@@ -149,8 +149,9 @@ async def _report(pool, campaign_id: int, people: list[DemoDebtor]) -> int:
         talk = _seconds(attempt.answered_at, attempt.ended_at) if attempt.answered_at else ""
         ok = attempt.disposition == person.expected
         mismatches += not ok
+        cause = "-" if attempt.hangup_cause is None else attempt.hangup_cause
         print(f"{row['external_id']:10} {row['masked']:16} {person.scenario.network.value:11} "
-              f"{attempt.disposition:15} {attempt.hangup_cause if attempt.hangup_cause is not None else '-':>5} "
+              f"{attempt.disposition:15} {cause:>5} "
               f"{ring:>6} {talk:>6}  {'ok' if ok else 'expected ' + person.expected}")
     print(f"\n{len(rows)} calls placed through the PBX and the carrier; "
           f"{len(rows) - mismatches} outcomes as expected, {mismatches} not")

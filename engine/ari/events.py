@@ -35,7 +35,8 @@ class AriEvent(BaseModel):
     @classmethod
     def _asterisk_timestamp(cls, value: Any) -> Any:
         # Asterisk writes "2026-11-28T11:26:01.123+0000" (no colon in the offset).
-        if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and ":" not in value[-5:]:
+        offset = value[-5:] if isinstance(value, str) and len(value) > 5 else ""
+        if offset[:1] in ("+", "-") and ":" not in offset:
             return f"{value[:-2]}:{value[-2:]}"
         return value
 

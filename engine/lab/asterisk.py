@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 ROOT_MARKER = Path("usr/sbin/asterisk")
 CACHE_TARBALL = "asterisk-root-sid.tar"
-MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/asterisk/modules", "/usr/lib/aarch64-linux-gnu/asterisk/modules",
-               "/usr/lib/asterisk/modules", "/usr/lib64/asterisk/modules")
+MODULE_DIRS = (
+    "/usr/lib/x86_64-linux-gnu/asterisk/modules", "/usr/lib/aarch64-linux-gnu/asterisk/modules",
+    "/usr/lib/asterisk/modules", "/usr/lib64/asterisk/modules",
+)
 
 
 @dataclass(frozen=True, slots=True)

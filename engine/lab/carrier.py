@@ -67,8 +67,8 @@ class Scenario:
             raise ValueError(f"scenario number must be digits only, got {self.number!r}")
 
 
-MACHINE_GREETING = Say("Hello. You have reached the voice mailbox of this number. "
-                       "Nobody can take your call right now. Please leave a message after the tone.")
+MACHINE_GREETING = Say("Hello. You have reached the voice mailbox of this number. Nobody "
+                       "can take your call right now. Please leave a message after the tone.")
 
 
 class Carrier:
@@ -157,7 +157,8 @@ def _steps(scenario: Scenario, sound_for: callable) -> list[str]:  # type: ignor
                     steps.append(f"Playback({sound_for(item)})")
             if scenario.network is Network.MACHINE:
                 steps += ["PlayTones(1000/600)", "Wait(0.6)", "StopPlayTones()"]
-            steps.append("Wait(600)" if scenario.hold_s is None else f"Wait({_seconds(scenario.hold_s)})")
+            hold = "600" if scenario.hold_s is None else _seconds(scenario.hold_s)
+            steps.append(f"Wait({hold})")
             steps.append("Hangup(16)")
             return steps
     raise AssertionError(scenario.network)

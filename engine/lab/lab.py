@@ -89,7 +89,8 @@ class Lab:
 
     def _require_host(self) -> AsteriskHost:
         if self.host is None:
-            raise LabError("Asterisk is not provisioned yet: run `huilong lab up` (or `make setup`)")
+            raise LabError("Asterisk is not provisioned yet: "
+                           "run `huilong lab up` (or `make setup`)")
         return self.host
 
     @property

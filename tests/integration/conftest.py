@@ -63,7 +63,8 @@ def _wait_no_channels(instance) -> None:
 
 
 @pytest.fixture
-async def call_db(pg_cluster: PrivateCluster, pg_template: str) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+async def call_db(pg_cluster: PrivateCluster,
+                  pg_template: str) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     """(DSN, pool) of a fresh migrated database; after the test, no attempt may be
     left in a non-final state."""
     async with _scratch_database(pg_cluster, template=pg_template) as dsn:

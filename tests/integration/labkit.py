@@ -34,7 +34,8 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float
     """Poll `predicate` until true; fail naming `what` after `timeout` seconds."""
     try:
         async with asyncio.timeout(timeout):
-            while not await predicate():
+            # Polling on purpose: the things waited for live in other processes.
+            while not await predicate():  # noqa: ASYNC110
                 await asyncio.sleep(poll_s)
     except TimeoutError:
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None

@@ -20,7 +20,7 @@ from tests.integration.labkit import (
 )
 
 
-def daemon_env(settings, drain_s: float) -> dict[str, str]:  # noqa: ANN001
+def daemon_env(settings, drain_s: float) -> dict[str, str]:
     return {
         "HUILONG_CONFIG": str(settings.lab.state_dir / "huilong.toml"),
         "HUILONG_DATABASE__URL": settings.database.url.get_secret_value(),
@@ -131,7 +131,7 @@ async def test_without_asterisk_health_is_degraded_and_recovers(lab, settings, p
             assert first[1]["ari"] is False and first[1]["database"] is True
             assert "ari" in first[1]["details"]
             lab.pbx.start()
-            status, body = await _wait_health(http, url, lambda status: status == 200,
+            _, body = await _wait_health(http, url, lambda status: status == 200,
                                               timeout=30)
             assert body["ari"] and body["ami"] and body["database"]
         daemon.signal(signal.SIGTERM)
@@ -144,7 +144,7 @@ async def test_without_asterisk_health_is_degraded_and_recovers(lab, settings, p
     assert output.count("ARI connection down") >= 2  # it retried
 
 
-async def _wait_health(http, url, accept, timeout: float = 20):  # noqa: ANN001, ANN202
+async def _wait_health(http, url, accept, timeout: float = 20):
     result: list[tuple[int, dict]] = []
 
     async def probe() -> bool:

@@ -114,5 +114,6 @@ async def test_lost_originate_response_is_retried_without_a_second_call(lab, set
     assert len(rows) == 1
     attempt = await attempts.get(rows[0]["id"])
     assert (attempt.disposition, attempt.hangup_cause) == ("answered", 16)
-    tries = [e.detail.get("try") for e in await attempts.events(attempt.id) if e.kind == "originate"]
+    events = await attempts.events(attempt.id)
+    tries = [e.detail.get("try") for e in events if e.kind == "originate"]
     assert tries == ["1", "2"]

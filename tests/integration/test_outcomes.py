@@ -53,7 +53,8 @@ async def test_each_network_behaviour_gets_its_disposition(lab, settings, pool):
     assert forever.answered_at is None
 
     answered = attempts["8613900000001"]
-    assert answered.originated_at <= answered.ringing_at <= answered.answered_at <= answered.ended_at
+    assert (answered.originated_at <= answered.ringing_at <= answered.answered_at
+            <= answered.ended_at)
     kinds = [e.kind for e in await AttemptRepository(pool).events(answered.id)]
     assert kinds[0] == "intent" and kinds[-1] == "final"
     assert {"originate", "ringing", "answered"} <= set(kinds)
