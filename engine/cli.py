@@ -45,8 +45,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    quiet = args.command == "demo"  # the demo prints its own progress
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("asyncari", "asyncswagger11", "httpx", "httpcore", "engine.ami.panoramisk"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)

@@ -13,7 +13,7 @@ import aiohttp
 from tests.integration.labkit import PROJECT_DIR, running_daemon, wait_until
 
 
-def run_check(settings, **env: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
+def run_check(settings, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "HUILONG_CONFIG": str(settings.lab.state_dir / "huilong.toml"),
                 "HUILONG_DATABASE__URL": settings.database.url.get_secret_value(), **env}
     return subprocess.run([sys.executable, "-m", "engine.cli", "check"], cwd=PROJECT_DIR,

@@ -36,25 +36,38 @@ def talking(numbers: list[str], seconds: float) -> list[Scenario]:
             for n in numbers]
 
 
+async def calls_in_progress(lab, settings, pool, numbers: list[str], *, talk_s: float,
+                            drain_s: float, name: str) -> tuple[DaemonProcess, int]:
+    """`huilong run` as a process, with every number answered and talking."""
+    scenarios = talking(numbers, talk_s)
+    lab.carrier.apply(scenarios)
+    loaded = await load_campaign(pool, settings, scenarios, name=name)
+    daemon = DaemonProcess(daemon_env(settings, drain_s=drain_s))
+    daemon.start()
+    try:
+        await wait_answered(pool, loaded.campaign_id, len(numbers))
+    except BaseException:
+        daemon.kill()
+        raise
+    return daemon, loaded.campaign_id
+
+
 async def test_sigterm_drains_live_calls_then_exits_zero(lab, settings, pool):
     """Steps: `huilong run` as a process; two debtors answer and talk for 4 s; SIGTERM
     while both are talking (drain limit 20 s).
     Expected: the daemon places no new call, lets both calls finish on their own
     (answered, cause 16, no hangup from us), then exits 0."""
-    scenarios = talking(["8613900000301", "8613900000302"], 4)
-    lab.carrier.apply(scenarios)
-    loaded = await load_campaign(pool, settings, scenarios, name="drain")
-    daemon = DaemonProcess(daemon_env(settings, drain_s=20))
-    daemon.start()
+    daemon, campaign_id = await calls_in_progress(
+        lab, settings, pool, ["8613900000301", "8613900000302"], talk_s=4, drain_s=20,
+        name="drain")
     try:
-        await wait_answered(pool, loaded.campaign_id, 2)
         daemon.signal(signal.SIGTERM)
         code, output = await daemon.wait(timeout=30)
     finally:
         daemon.kill()
     assert code == 0, output
     assert "draining" in output
-    attempts = await attempts_of(pool, loaded.campaign_id)
+    attempts = await attempts_of(pool, campaign_id)
     assert {(a.disposition, a.hangup_cause) for a in attempts.values()} == {("answered", 16)}
     for attempt in attempts.values():
         kinds = [e.kind for e in await AttemptRepository(pool).events(attempt.id)]
@@ -65,19 +78,15 @@ async def test_drain_limit_hangs_up_what_is_left(lab, settings, pool):
     """Steps: one debtor answers and would talk for a minute; SIGTERM with a 1 s drain.
     Expected: after the drain limit the daemon hangs the call up itself (the attempt's
     log says why: shutdown), records it as answered, and exits 0."""
-    scenarios = talking(["8613900000311"], 60)
-    lab.carrier.apply(scenarios)
-    loaded = await load_campaign(pool, settings, scenarios, name="drain-limit")
-    daemon = DaemonProcess(daemon_env(settings, drain_s=1))
-    daemon.start()
+    daemon, campaign_id = await calls_in_progress(
+        lab, settings, pool, ["8613900000311"], talk_s=60, drain_s=1, name="drain-limit")
     try:
-        await wait_answered(pool, loaded.campaign_id, 1)
         daemon.signal(signal.SIGTERM)
         code, output = await daemon.wait(timeout=30)
     finally:
         daemon.kill()
     assert code == 0, output
-    attempt = (await attempts_of(pool, loaded.campaign_id))["8613900000311"]
+    attempt = (await attempts_of(pool, campaign_id))["8613900000311"]
     assert attempt.disposition == "answered"
     events = await AttemptRepository(pool).events(attempt.id)
     assert [e.detail for e in events if e.kind == "hangup_requested"] == [{"reason": "shutdown"}]
@@ -89,13 +98,9 @@ async def test_second_signal_forces_exit_and_restart_recovers_the_calls(lab, set
     Expected: the second signal ends the process at once with exit 1, leaving the call
     up and its attempt open; the restarted daemon finds the orphan, hangs its channel
     up and closes the attempt (answered, 'engine restarted')."""
-    scenarios = talking(["8613900000321"], 60)
-    lab.carrier.apply(scenarios)
-    loaded = await load_campaign(pool, settings, scenarios, name="forced")
-    daemon = DaemonProcess(daemon_env(settings, drain_s=60))
-    daemon.start()
+    daemon, campaign_id = await calls_in_progress(
+        lab, settings, pool, ["8613900000321"], talk_s=60, drain_s=60, name="forced")
     try:
-        await wait_answered(pool, loaded.campaign_id, 1)
         daemon.signal(signal.SIGTERM)
         await wait_until(lambda: _contains(daemon, "draining"), timeout=10,
                          what="the daemon to start draining")
@@ -104,12 +109,12 @@ async def test_second_signal_forces_exit_and_restart_recovers_the_calls(lab, set
     finally:
         daemon.kill()
     assert code == 1, output
-    open_attempt = (await attempts_of(pool, loaded.campaign_id))["8613900000321"]
+    open_attempt = (await attempts_of(pool, campaign_id))["8613900000321"]
     assert open_attempt.state != "final"
     assert lab.pbx.channel_count() >= 1
 
     async with running_daemon(settings):
-        attempts = await wait_all_final(pool, loaded.campaign_id, 1, timeout=20)
+        attempts = await wait_all_final(pool, campaign_id, 1, timeout=20)
     attempt = attempts["8613900000321"]
     assert attempt.disposition == "answered"
     assert "restarted" in attempt.error
