@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -16,6 +21,7 @@ class Target:
     campaign_id: int
     debtor_id: int
     phone_id: int
+    priority: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +29,11 @@ class CampaignProgress:
     pending: int
     dialling: int
     done: int
+    blocked: int = 0
 
     @property
     def total(self) -> int:
-        return self.pending + self.dialling + self.done
+        return self.pending + self.dialling + self.done + self.blocked
 
 
 class TargetRepository:
@@ -45,31 +52,74 @@ class TargetRepository:
         async with connection(self._pool) as conn:
             return await conn.fetchrow(sql, *args)
 
-    async def add(self, campaign_id: int, debtor_id: int, phone_id: int, priority: int = 0) -> None:
+    async def add(self, campaign_id: int, debtor_id: int, phone_id: int,
+                  priority: Decimal | int = 0) -> None:
         await self._execute(
             """INSERT INTO campaign_targets (campaign_id, debtor_id, phone_id, priority)
-               VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, phone_id) DO NOTHING""",
+               VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, debtor_id) DO NOTHING""",
             campaign_id, debtor_id, phone_id, priority)
 
-    async def claim(self, campaign_id: int, limit: int) -> list[Target]:
-        """Take up to `limit` pending targets (highest priority first) for dialling."""
-        rows = await self._fetch(
-            """UPDATE campaign_targets SET status = 'dialling'
-               WHERE id IN (SELECT id FROM campaign_targets
-                            WHERE campaign_id = $1 AND status = 'pending'
-                            ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-               RETURNING id, campaign_id, debtor_id, phone_id""",
-            campaign_id, limit)
-        return [Target(**dict(row)) for row in rows]
+    async def add_segments(self, campaign_id: int, segments: Sequence[str]) -> int:
+        """Target every debtor of these segments (their first own number), in priority order."""
+        status = await self._execute(
+            """INSERT INTO campaign_targets (campaign_id, debtor_id, phone_id, priority)
+               SELECT $1, d.id, p.id, coalesce(d.priority, 0)
+               FROM debtors d
+               JOIN LATERAL (SELECT id FROM debtor_phones
+                             WHERE debtor_id = d.id ORDER BY (owner <> 'self'), rank, id
+                             LIMIT 1) p ON true
+               WHERE d.segment = ANY($2::text[])
+               ON CONFLICT (campaign_id, debtor_id) DO NOTHING""",
+            campaign_id, list(segments))
+        return int(status.split()[-1])
 
-    async def link_attempt(self, target_id: int, attempt_id: uuid.UUID) -> None:
+    async def lease(self, campaign_id: int, limit: int, worker: str,
+                    lease_s: float = 120.0) -> list[Target]:
+        """Lease up to `limit` ready targets (highest priority first) to `worker`.
+
+        SKIP LOCKED lets several daemons lease from one campaign at once without waiting
+        on or sharing a row (one row per debtor); a lease that expired without an
+        attempt (its daemon died) is taken again."""
+        rows = await self._fetch(
+            """UPDATE campaign_targets
+               SET status = 'dialling', leased_by = $3,
+                   lease_expires_at = now() + make_interval(secs => $4)
+               WHERE id IN (
+                   SELECT id FROM campaign_targets
+                   WHERE campaign_id = $1
+                     AND (status = 'pending'
+                          OR (status = 'dialling' AND attempt_id IS NULL
+                              AND lease_expires_at < now()))
+                     AND (next_allowed_at IS NULL OR next_allowed_at <= now())
+                   ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+               RETURNING id, campaign_id, debtor_id, phone_id, priority""",
+            campaign_id, limit, worker, lease_s)
+        # RETURNING does not keep the subquery's order.
+        targets = [Target(**dict(row)) for row in rows]
+        return sorted(targets, key=lambda t: (-t.priority, t.id))
+
+    async def defer(self, target_id: int, until: datetime | None, decision: dict[str, Any]) -> None:
+        """The gate said not now: back to pending until `until` (None: blocked for good)."""
         await self._execute(
-            "UPDATE campaign_targets SET attempt_id = $2 WHERE id = $1", target_id, attempt_id)
+            """UPDATE campaign_targets
+               SET status = CASE WHEN $2::timestamptz IS NULL THEN 'blocked' ELSE 'pending' END,
+                   next_allowed_at = $2, last_decision = $3::jsonb,
+                   leased_by = NULL, lease_expires_at = NULL
+               WHERE id = $1 AND attempt_id IS NULL""",
+            target_id, until, json.dumps(decision, ensure_ascii=False))
+
+    async def link_attempt(self, target_id: int, attempt_id: uuid.UUID, phone_id: int,
+                           decision: dict[str, Any] | None = None) -> None:
+        await self._execute(
+            """UPDATE campaign_targets SET attempt_id = $2, phone_id = $3, last_decision = $4::jsonb
+               WHERE id = $1""",
+            target_id, attempt_id, phone_id, json.dumps(decision or {}, ensure_ascii=False))
 
     async def release(self, target_id: int) -> None:
         """Give a claimed target back (it was never dialled)."""
         await self._execute(
-            "UPDATE campaign_targets SET status = 'pending' WHERE id = $1 AND attempt_id IS NULL",
+            "UPDATE campaign_targets SET status = 'pending', leased_by = NULL, "
+            "lease_expires_at = NULL WHERE id = $1 AND attempt_id IS NULL",
             target_id)
 
     async def settle(self) -> int:
@@ -91,9 +141,11 @@ class TargetRepository:
         row = await self._fetchrow(
             """SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
                       count(*) FILTER (WHERE status = 'dialling') AS dialling,
-                      count(*) FILTER (WHERE status = 'done') AS done
+                      count(*) FILTER (WHERE status = 'done') AS done,
+                      count(*) FILTER (WHERE status = 'blocked') AS blocked
                FROM campaign_targets WHERE campaign_id = $1""", campaign_id)
-        return CampaignProgress(pending=row["pending"], dialling=row["dialling"], done=row["done"])
+        return CampaignProgress(pending=row["pending"], dialling=row["dialling"], done=row["done"],
+                                blocked=row["blocked"])
 
     async def running_campaign_ids(self) -> list[int]:
         rows = await self._fetch("SELECT id FROM campaigns WHERE status = 'running' ORDER BY id")

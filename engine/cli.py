@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     lab_commands.add_parser("down", help="stop everything the lab started")
     lab_commands.add_parser("status", help="what runs")
 
+    from engine.cli_portfolio import add_commands
+
+    add_commands(commands)
+
     demo = commands.add_parser("demo", help="a simulated campaign on the lab")
     demo.add_argument("--debtors", type=int, default=12)
     return parser
@@ -90,6 +94,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_migrate(settings))
         case "lab":
             return _lab(args.lab_command, settings)
+        case "import" | "segments" | "campaign" | "explain" | "keys":
+            from engine import cli_portfolio
+
+            return asyncio.run(cli_portfolio.run(args, settings))
         case "demo":
             from engine.demo import run_demo
 

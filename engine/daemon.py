@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from pathlib import Path
 
 import asyncpg
@@ -28,7 +30,8 @@ from engine.ami import AmiClient
 from engine.ari.client import AriRest
 from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
-from engine.dialer import CampaignRunner, Dialer, reconcile, recover_orphans, route_event
+from engine.campaign import CampaignRunner, CheckEligibility, always_first_number
+from engine.dialer import Dialer, reconcile, recover_orphans, route_event
 from engine.http_api import Health, build_app, start_site
 from engine.session import HANGUP_GRACE_S, CallRegistry
 from engine.settings import Settings, SettingsError, load_settings
@@ -59,6 +62,9 @@ class Daemon:
         self._runners: dict[int, asyncio.Task[None]] = {}
         self._dialer: Dialer | None = None
         self._signals = 0
+        # Who leases call lists: unique per process and Stasis app.
+        self.worker = f"{socket.gethostname()}/{os.getpid()}/{settings.ari.app}"
+        self.check_eligibility: CheckEligibility = always_first_number
 
     # -- public ----------------------------------------------------------------------
 
@@ -188,7 +194,8 @@ class Daemon:
     async def _run_campaign(self, campaign_id: int, targets: TargetRepository) -> None:
         assert self._dialer is not None
         runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry,
-                                self.settings.dial.max_concurrent_calls, self._may_dial)
+                                self.settings.dial.max_concurrent_calls, self._may_dial,
+                                self.check_eligibility, self.worker)
         try:
             await runner.run()
             progress = await targets.progress(campaign_id)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from db.attempts import AttemptRepository
 from db.crypto import mask_phone
 from db.debtors import DebtorRepository
-from db.targets import Target, TargetRepository
 from engine import metrics
 from engine.ari.client import CallControl
 from engine.ari.events import AriEvent, to_call_event
@@ -146,50 +145,3 @@ def reconcile(registry: CallRegistry, channels: dict[str, str]) -> None:
             session.deliver(call.ChannelAnswered(at=now()))
         elif channel_state == "Ringing":
             session.deliver(call.ChannelRinging(at=now()))
-
-
-class CampaignRunner:
-    """Dials one campaign's pending targets, at most `concurrency` at a time."""
-
-    def __init__(self, campaign_id: int, dialer: Dialer, targets: TargetRepository,
-                 registry: CallRegistry, concurrency: int,
-                 may_dial: Callable[[], bool]) -> None:
-        self.campaign_id = campaign_id
-        self._dialer = dialer
-        self._targets = targets
-        self._registry = registry
-        self._concurrency = concurrency
-        self._may_dial = may_dial
-        self._mine: set[str] = set()
-
-    async def run(self) -> None:
-        """Return when every target is done, or when dialling is no longer allowed."""
-        while True:
-            await self._targets.settle()
-            self._mine = {s for s in self._mine if self._registry.get(s) is not None}
-            free = self._concurrency - len(self._mine)
-            if self._may_dial() and free > 0:
-                for target in await self._targets.claim(self.campaign_id, free):
-                    await self._place(target)
-            progress = await self._targets.progress(self.campaign_id)
-            if progress.pending == 0 and progress.dialling == 0:
-                return
-            if not self._may_dial() and not self._mine:
-                return
-            await self._wait_for_change()
-
-    async def _place(self, target: Target) -> None:
-        async def link(attempt_id: uuid.UUID) -> None:
-            await self._targets.link_attempt(target.id, attempt_id)
-
-        try:
-            session = await self._dialer.dial(
-                DialRequest(target.debtor_id, target.phone_id, target.campaign_id), prepare=link)
-        except Exception:
-            await self._targets.release(target.id)
-            raise
-        self._mine.add(session.id)
-
-    async def _wait_for_change(self) -> None:
-        # Wake on a call's end; else poll again: dialling may have become allowed.
-        await self._dialer.wait_for_a_call_to_end(timeout=1.0)

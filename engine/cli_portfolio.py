@@ -1,0 +1,185 @@
+"""CLI commands over the portfolio: import, segments, campaigns, explain, keys."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+from db.crypto import PiiCipher, load_or_create_keyfile
+from db.errors import DbError
+from db.pool import create_pool
+from engine.settings import Settings, SettingsError
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    importing = commands.add_parser("import", help="import a portfolio file")
+    kinds = importing.add_subparsers(dest="import_kind", required=True)
+    debtors = kinds.add_parser("debtors", help="debtors CSV (UTF-8 or GB18030)")
+    debtors.add_argument("file", type=Path)
+    debtors.add_argument("--encoding", choices=("utf-8", "gb18030"), default=None)
+    debtors.add_argument("--rejects", type=Path, default=None,
+                         help="where to write rejected rows (default: FILE.rejects.csv)")
+    debtors.add_argument("--rules", type=Path, default=None, help="segmentation rules file")
+
+    segments = commands.add_parser("segments", help="debtors per segment")
+    segments.add_argument("--reassign", action="store_true",
+                          help="run the segmentation rules for every debtor first")
+    segments.add_argument("--rules", type=Path, default=None)
+
+    campaign = commands.add_parser("campaign", help="campaigns")
+    actions = campaign.add_subparsers(dest="campaign_action", required=True)
+    create = actions.add_parser("create", help="a campaign over some segments")
+    create.add_argument("name")
+    create.add_argument("--segments", required=True, help="comma-separated segment names")
+    create.add_argument("--packs", default="CN", help="rule packs, comma-separated (CN,US,UK)")
+    for action in ("start", "pause", "status"):
+        actions.add_parser(action).add_argument("campaign_id", type=int)
+
+    explain = commands.add_parser("explain", help="why a debtor is or is not being called")
+    explain.add_argument("external_id")
+    explain.add_argument("--campaign", type=int, default=None)
+
+    keys = commands.add_parser("keys", help="PII encryption keys")
+    keys.add_subparsers(dest="keys_action", required=True).add_parser(
+        "rotate", help="add a new active key and re-encrypt everything under it")
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    url = settings.database_url()
+    if not url:
+        raise SettingsError("database.url is not set (nor DATABASE_URL)")
+    pool = await create_pool(url, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _cipher(settings: Settings) -> PiiCipher:
+    return load_or_create_keyfile(settings.pii.keyfile)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        async with _database(settings) as pool:
+            match args.command:
+                case "import":
+                    return await _import_debtors(args, settings, pool)
+                case "segments":
+                    return await _segments(args, pool)
+                case "campaign":
+                    return await _campaign(args, pool)
+                case "explain":
+                    return await _explain(args, settings, pool)
+                case "keys":
+                    return await _rotate(settings, pool)
+    except DbError as exc:
+        print(f"huilong {args.command}: {exc}", file=sys.stderr)
+        return 1
+    raise AssertionError(args.command)
+
+
+def _rules(path: Path | None):
+    from engine.segmentation.rules import DEFAULT_RULES, RulesError, load_rules
+
+    try:
+        return load_rules(path or DEFAULT_RULES)
+    except RulesError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+async def _import_debtors(args: argparse.Namespace, settings: Settings,
+                          pool: asyncpg.Pool) -> int:
+    from db.segments import resegment, segment_counts
+    from engine.portfolio.importer import ImportFileError, import_debtors
+
+    rules = _rules(args.rules)
+    rejects = args.rejects or args.file.with_name(args.file.name + ".rejects.csv")
+    try:
+        report = await import_debtors(pool, _cipher(settings), args.file,
+                                      encoding=args.encoding, rejects_path=rejects)
+    except ImportFileError as exc:
+        print(f"huilong import debtors: {exc}", file=sys.stderr)
+        return 2
+    changed = await resegment(pool, rules.assign, report.changed_debtor_ids)
+    print(f"{args.file}: {report.accepted} new, {report.updated} updated, "
+          f"{report.unchanged} unchanged, {report.rejected} rejected")
+    if report.rejected:
+        print(f"rejected rows (row, field, reason): {report.rejects_path}")
+    print(f"segmentation: {changed} debtors (re)assigned")
+    _print_segments(await segment_counts(pool))
+    return 0
+
+
+def _print_segments(counts: list[tuple[str, str, int]]) -> None:
+    print(f"{'segment':26} {'strategy':12} {'debtors':>8}")
+    for segment, strategy, n in counts:
+        print(f"{segment:26} {strategy:12} {n:8d}")
+
+
+async def _segments(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
+    from db.segments import resegment, segment_counts
+
+    if args.reassign:
+        changed = await resegment(pool, _rules(args.rules).assign)
+        print(f"segmentation: {changed} debtors (re)assigned")
+    _print_segments(await segment_counts(pool))
+    return 0
+
+
+async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
+    from db.campaigns import CampaignRepository
+    from db.targets import TargetRepository
+
+    campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
+    match args.campaign_action:
+        case "create":
+            segments = [s.strip() for s in args.segments.split(",") if s.strip()]
+            packs = [p.strip().upper() for p in args.packs.split(",") if p.strip()]
+            campaign_id = await campaigns.create(args.name, "hold",
+                                                 {"segments": segments, "packs": packs})
+            added = await targets.add_segments(campaign_id, segments)
+            print(f"campaign {campaign_id} ({args.name}): {added} debtors from "
+                  f"{', '.join(segments)}; rule packs {', '.join(packs)}")
+        case "start" | "pause":
+            status = "running" if args.campaign_action == "start" else "paused"
+            await campaigns.set_status(args.campaign_id, status)
+            print(f"campaign {args.campaign_id}: {status}")
+        case "status":
+            campaign = await campaigns.get(args.campaign_id)
+            if campaign is None:
+                print(f"no campaign {args.campaign_id}", file=sys.stderr)
+                return 1
+            progress = await targets.progress(args.campaign_id)
+            print(f"campaign {campaign.id} ({campaign.name}): {campaign.status}; "
+                  f"{progress.pending} pending, {progress.dialling} dialling, "
+                  f"{progress.done} done, {progress.blocked} blocked")
+    return 0
+
+
+async def _explain(args: argparse.Namespace, settings: Settings, pool: asyncpg.Pool) -> int:
+    from engine.eligibility import explain_debtor
+
+    lines = await explain_debtor(pool, _cipher(settings), args.external_id,
+                                 campaign_id=args.campaign, actor=getpass.getuser())
+    if lines is None:
+        print(f"no debtor with external_id {args.external_id!r}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+async def _rotate(settings: Settings, pool: asyncpg.Pool) -> int:
+    from db.pii import add_active_key, rotate_keys
+
+    key_id = add_active_key(settings.pii.keyfile)
+    count = await rotate_keys(pool, _cipher(settings))
+    print(f"new active key {key_id}; {count} values re-encrypted")
+    return 0
