@@ -80,18 +80,23 @@ class TargetRepository:
         SKIP LOCKED lets several daemons lease from one campaign at once without waiting
         on or sharing a row (one row per debtor); a lease that expired without an
         attempt (its daemon died) is taken again."""
+        # Two index-backed branches rather than one OR, so each uses its partial index.
         rows = await self._fetch(
-            """UPDATE campaign_targets
-               SET status = 'dialling', leased_by = $3,
-                   lease_expires_at = now() + make_interval(secs => $4)
-               WHERE id IN (
+            """WITH expired AS (
                    SELECT id FROM campaign_targets
-                   WHERE campaign_id = $1
-                     AND (status = 'pending'
-                          OR (status = 'dialling' AND attempt_id IS NULL
-                              AND lease_expires_at < now()))
+                   WHERE campaign_id = $1 AND status = 'dialling' AND attempt_id IS NULL
+                     AND lease_expires_at < now()
+                   LIMIT $2 FOR UPDATE SKIP LOCKED),
+               ready AS (
+                   SELECT id FROM campaign_targets
+                   WHERE campaign_id = $1 AND status = 'pending'
                      AND (next_allowed_at IS NULL OR next_allowed_at <= now())
                    ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+               UPDATE campaign_targets
+               SET status = 'dialling', leased_by = $3,
+                   lease_expires_at = now() + make_interval(secs => $4)
+               WHERE id IN (SELECT id FROM expired UNION ALL
+                            (SELECT id FROM ready) LIMIT $2)
                RETURNING id, campaign_id, debtor_id, phone_id, priority""",
             campaign_id, limit, worker, lease_s)
         # RETURNING does not keep the subquery's order.

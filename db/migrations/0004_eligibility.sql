@@ -60,3 +60,6 @@ ALTER TABLE campaign_targets ADD CONSTRAINT campaign_targets_status_check
 DROP INDEX campaign_targets_pending_idx;
 CREATE INDEX campaign_targets_ready_idx
     ON campaign_targets (campaign_id, priority DESC, id) WHERE status = 'pending';
+CREATE INDEX campaign_targets_expired_lease_idx
+    ON campaign_targets (campaign_id, lease_expires_at)
+    WHERE status = 'dialling' AND attempt_id IS NULL;
