@@ -194,3 +194,32 @@ def _b64(value: str) -> bytes:
 
 def _b64encode(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+def add_active_key(path: Path) -> str:
+    """Add a fresh random key to the keyring at `path`, make it active, keep the old ones.
+
+    Returns the new key id. The file is replaced atomically (mode 0600); values encrypted
+    under older keys still decrypt until `db.pii.rotate_keys` re-encrypts them. One writer
+    at a time: run it from the operator's CLI, not from several processes at once.
+    """
+    load_or_create_keyfile(path)  # refuses a malformed or group-readable keyfile
+    document = json.loads(path.read_text(encoding="utf-8"))
+    key_id = f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    while key_id in document["keys"]:
+        key_id = f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    document["keys"][key_id] = _b64encode(secrets.token_bytes(KEY_BYTES))
+    document["active_key_id"] = key_id
+    document.setdefault("format", KEYFILE_FORMAT)
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return key_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -168,7 +167,7 @@ async def _explain(args: argparse.Namespace, settings: Settings, pool: asyncpg.P
     from engine.eligibility import explain_debtor
 
     lines = await explain_debtor(pool, _cipher(settings), args.external_id,
-                                 campaign_id=args.campaign, actor=getpass.getuser())
+                                 campaign_id=args.campaign)
     if lines is None:
         print(f"no debtor with external_id {args.external_id!r}", file=sys.stderr)
         return 1

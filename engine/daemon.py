@@ -32,6 +32,7 @@ from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
 from engine.campaign import CampaignRunner, CheckEligibility, always_first_number
 from engine.dialer import Dialer, reconcile, recover_orphans, route_event
+from engine.eligibility import EligibilityChecker
 from engine.http_api import Health, build_app, start_site
 from engine.session import HANGUP_GRACE_S, CallRegistry
 from engine.settings import Settings, SettingsError, load_settings
@@ -96,8 +97,10 @@ class Daemon:
                 tasks.create_task(self._hang_up_strays(), name="strays")
                 await self._open_database()
                 tasks.create_task(self._probe_database(), name="db-probe")
+                cipher = self._cipher()
+                self.check_eligibility = EligibilityChecker(self.pool, cipher)
                 self._dialer = Dialer(self.settings, self.registry, AttemptRepository(self.pool),
-                                      DebtorRepository(self.pool, self._cipher()),
+                                      DebtorRepository(self.pool, cipher),
                                       lambda: self.ari.rest, tasks)
                 tasks.create_task(self._schedule_campaigns(tasks), name="campaigns")
                 self.ready.set()

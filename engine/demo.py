@@ -9,15 +9,15 @@ debtor was set up to do.
 from __future__ import annotations
 
 import asyncio
+import csv
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from pathlib import Path
 
 from db.attempts import AttemptRepository
 from db.campaigns import CampaignRepository
 from db.crypto import load_or_create_keyfile
-from db.debtors import DebtInput, DebtorRepository
 from db.pool import create_pool
 from db.targets import TargetRepository
 from engine.daemon import Daemon
@@ -86,22 +86,74 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
         await pool.close()
 
 
+# Portfolio facts per demo debtor (overdue days, amount due, on-time ratio, broken
+# promises, credit rating), varied so the shipped rules put them in several segments.
+PROFILES = (
+    (3, "800.00", "0.95", 0, "A"), (12, "2400.00", "0.70", 0, "B"),
+    (45, "650.00", "", 1, "B"), (75, "8800.00", "0.40", 2, "C"),
+    (120, "62000.00", "0.20", 1, "D"), (150, "3000.00", "0.10", 4, "D"),
+)
+
+
+def zone_at_local_hour(hour: int, now: datetime) -> str:
+    """A fixed-offset IANA zone in which it is now about `hour` o'clock: the demo's
+    debtors live there so the calling-hours rules let the demo dial at any hour."""
+    offset = (hour - now.hour + 12) % 24 - 12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def write_portfolio(path: Path, people: list[DemoDebtor], zone: str) -> None:
+    """The demo's debtors as a bank would export them, plus two rows a bank gets wrong."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["external_id", "name", "phone", "amount_due", "currency",
+                         "overdue_days", "on_time_ratio", "broken_promises", "credit_rating",
+                         "timezone", "branch"])
+        for i, person in enumerate(people):
+            days, amount, ratio, broken, rating = PROFILES[i % len(PROFILES)]
+            writer.writerow([person.external_id, person.name, person.e164, amount, "CNY", days,
+                             ratio, broken, rating, zone, "demo"])
+        writer.writerow(["DEMO-BAD1", "错号码", "12345", "100.00", "CNY", 5, "", 0, "", zone, ""])
+        writer.writerow(["DEMO-BAD2", "负金额", "+8613800009999", "-5", "CNY", 5, "", 0, "",
+                         zone, ""])
+
+
 async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:
-    repo = DebtorRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
+    from db.segments import resegment
+    from engine.portfolio.importer import import_debtors
+    from engine.segmentation.rules import load_rules
+
+    folder = settings.lab.state_dir / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    portfolio = folder / f"debtors-{now:%Y%m%d-%H%M%S}.csv"
+    write_portfolio(portfolio, people, zone_at_local_hour(11, now))
+    report = await import_debtors(pool, load_or_create_keyfile(settings.pii.keyfile), portfolio,
+                                  rejects_path=portfolio.with_suffix(".rejects.csv"))
+    await resegment(pool, load_rules().assign, report.changed_debtor_ids)
+    print(f"imported {portfolio.name}: {report.accepted} new, {report.updated} updated, "
+          f"{report.unchanged} unchanged, {report.rejected} rejected "
+          f"(see {report.rejects_path.name if report.rejects_path else '-'})")
+    rows = await pool.fetch(
+        "SELECT id, external_id, segment, strategy, priority FROM debtors "
+        "WHERE external_id = ANY($1::text[]) ORDER BY priority DESC, external_id",
+        [p.external_id for p in people])
+    print(f"\n{'debtor':10} {'segment':24} {'strategy':12} {'priority':>9}")
+    for row in rows:
+        print(f"{row['external_id']:10} {row['segment']:24} {row['strategy']:12} "
+              f"{row['priority']:9}")
     campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    campaign_id = await campaigns.create(f"demo-{stamp}", "hold", {"source": "huilong demo"})
-    for person in people:
-        debtor_id = await repo.upsert_debtor(
-            external_id=person.external_id, name=person.name, phones=[person.e164],
-            timezone="Asia/Shanghai",
-            debts=[DebtInput(account_ref=f"LOAN-{person.external_id}", principal=Decimal("5000.00"),
-                             amount_due=Decimal("1234.56"), overdue_days=30, due_date=None,
-                             currency="CNY")])
-        for phone in await repo.phones_of(debtor_id):
-            await targets.add(campaign_id, debtor_id, phone.id)
+    # CN rules (calling hours, caps) apply; public holidays are ignored so the demo
+    # runs any day of the year.
+    campaign_id = await campaigns.create(
+        f"demo-{now:%Y%m%d-%H%M%S}", "hold",
+        {"packs": ["CN"], "pack_overrides": {"CN": {"avoid_holidays": False}}})
+    for row in rows:
+        phone = await pool.fetchval("SELECT id FROM debtor_phones WHERE debtor_id = $1 "
+                                    "ORDER BY rank LIMIT 1", row["id"])
+        await targets.add(campaign_id, row["id"], phone, row["priority"])
     await campaigns.set_status(campaign_id, "running")
-    print(f"campaign {campaign_id}: {len(people)} simulated debtors loaded")
+    print(f"\ncampaign {campaign_id}: {len(rows)} debtors, highest priority first")
     return campaign_id
 
 

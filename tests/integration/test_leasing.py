@@ -16,7 +16,7 @@ from tests.integration.conftest_db import free_tcp_port
 from tests.integration.labkit import load_campaign, running_daemon, wait_all_final
 
 
-async def make_targets(pool, tmp_path, count: int) -> int:  # noqa: ANN001
+async def make_targets(pool, tmp_path, count: int) -> int:
     debtors = DebtorRepository(pool, load_or_create_keyfile(tmp_path / "keys.json"))
     targets = TargetRepository(pool)
     campaign_id = await CampaignRepository(pool).create("lease", "hold", {})

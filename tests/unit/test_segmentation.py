@@ -94,5 +94,5 @@ def test_errors_name_the_segment_and_key(tmp_path):
 
 def test_unreadable_rules_file_is_a_clear_error(tmp_path):
     """Steps: a rules file that is not TOML. Expected: RulesError naming the file."""
-    with pytest.raises(RulesError, match="rules.toml: cannot read"):
+    with pytest.raises(RulesError, match=r"rules\.toml: cannot read"):
         load_rules(write(tmp_path, "version = = 1"))

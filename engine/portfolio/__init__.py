@@ -1,0 +1,1 @@
+"""The debtor portfolio: importing a bank's export (and, later, segmentation)."""
