@@ -97,7 +97,9 @@ class DebtorRepository:
                     VALUES ($1, $2, $3, $4)
                     ON CONFLICT (external_id) DO UPDATE
                     SET name_enc = excluded.name_enc, name_key_id = excluded.name_key_id,
-                        timezone = excluded.timezone, updated_at = now()
+                        timezone = excluded.timezone, updated_at = now(),
+                        -- written outside an import: the next import must compare afresh
+                        row_hash = NULL, facts_changed_at = now()
                     RETURNING id
                     """,
                     external_id,

@@ -94,7 +94,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_migrate(settings))
         case "lab":
             return _lab(args.lab_command, settings)
-        case "import" | "segments" | "campaign" | "explain" | "keys":
+        case "import" | "segments" | "campaign" | "explain" | "keys" | "debtor":
             from engine import cli_portfolio
 
             return asyncio.run(cli_portfolio.run(args, settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     create.add_argument("--packs", default="CN", help="rule packs, comma-separated (CN,US,UK)")
     for action in ("start", "pause", "status"):
         actions.add_parser(action).add_argument("campaign_id", type=int)
+
+    debtor = commands.add_parser("debtor", help="one debtor, masked unless revealed")
+    debtor_actions = debtor.add_subparsers(dest="debtor_action", required=True)
+    show = debtor_actions.add_parser("show", help="facts, numbers (masked), segment")
+    show.add_argument("external_id")
+    show.add_argument("--reveal", choices=("name", "phone", "id_number"), default=None,
+                      help="decrypt one value; the read is audited")
+    show.add_argument("--reason", default="", help="why the value is needed (required with "
+                      "--reveal; stored in the audit log)")
 
     explain = commands.add_parser("explain", help="why a debtor is or is not being called")
     explain.add_argument("external_id")
@@ -77,6 +87,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     return await _campaign(args, pool)
                 case "explain":
                     return await _explain(args, settings, pool)
+                case "debtor":
+                    return await _show_debtor(args, settings, pool)
                 case "keys":
                     return await _rotate(settings, pool)
     except DbError as exc:
@@ -172,6 +184,38 @@ async def _explain(args: argparse.Namespace, settings: Settings, pool: asyncpg.P
         print(f"no debtor with external_id {args.external_id!r}", file=sys.stderr)
         return 1
     print("\n".join(lines))
+    return 0
+
+
+async def _show_debtor(args: argparse.Namespace, settings: Settings, pool: asyncpg.Pool) -> int:
+    from db.eligibility import debtor_id_for
+    from db.pii import reveal
+
+    if args.reveal and not args.reason.strip():
+        print("huilong debtor show: --reveal needs --reason (it is audited)", file=sys.stderr)
+        return 2
+    debtor_id = await debtor_id_for(pool, args.external_id)
+    if debtor_id is None:
+        print(f"no debtor with external_id {args.external_id!r}", file=sys.stderr)
+        return 1
+    row = await pool.fetchrow(
+        """SELECT d.timezone, d.language, d.segment, d.strategy, d.priority,
+                  coalesce(sum(b.amount_due), 0) AS due, max(b.currency) AS currency,
+                  coalesce(max(b.overdue_days), 0) AS overdue_days
+           FROM debtors d LEFT JOIN debts b ON b.debtor_id = d.id
+           WHERE d.id = $1 GROUP BY d.id""", debtor_id)
+    phones = await pool.fetch("SELECT masked, owner FROM debtor_phones WHERE debtor_id = $1 "
+                              "ORDER BY rank, id", debtor_id)
+    print(f"debtor {args.external_id}: {row['due']} {row['currency'] or ''} due, "
+          f"{row['overdue_days']} days overdue; segment {row['segment'] or '-'} "
+          f"({row['strategy'] or '-'}), priority {row['priority']}; "
+          f"{row['timezone']}, {row['language']}")
+    for phone in phones:
+        print(f"  {phone['masked']:16} {phone['owner']}")
+    if args.reveal:
+        value = await reveal(pool, _cipher(settings), debtor_id=debtor_id, field=args.reveal,
+                             actor=f"cli:{getpass.getuser()}", reason=args.reason.strip())
+        print(f"{args.reveal}: {value}   (this read is recorded in the audit log)")
     return 0
 
 
