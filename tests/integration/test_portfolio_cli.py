@@ -26,7 +26,7 @@ ROWS = [
 
 
 @pytest.fixture
-def huilong(call_db, tmp_path):  # noqa: ANN001, ANN201
+def huilong(call_db, tmp_path):
     dsn, _ = call_db
     config = tmp_path / "huilong.toml"
     config.write_text("", encoding="utf-8")
