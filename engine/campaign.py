@@ -87,6 +87,8 @@ class CampaignRunner:
         async def link(attempt_id: uuid.UUID) -> None:
             await self._targets.link_attempt(target.id, attempt_id, phone_id,
                                              eligibility.decision)
+            # The gate's decision and its inputs stay with the attempt, as evidence.
+            await self._dialer.record(attempt_id, "compliance", eligibility.decision)
 
         try:
             session = await self._dialer.dial(

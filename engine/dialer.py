@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from db.attempts import AttemptRepository
 from db.crypto import mask_phone
@@ -72,6 +73,10 @@ class Dialer:
         self._tasks.create_task(session.run(first=call.DialRequested(at=now())),
                                 name=f"call-{attempt_id}")
         return session
+
+    async def record(self, attempt_id: uuid.UUID, kind: str, detail: dict[str, Any]) -> None:
+        """Append an event to an attempt's log."""
+        await self._attempts.append_event(attempt_id, kind, now(), detail)
 
     def _session_done(self, session: CallSession) -> None:
         self._registry.remove(session)

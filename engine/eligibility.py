@@ -45,6 +45,14 @@ class NumberDecision:
     decision: Decision
 
 
+@dataclass(frozen=True, slots=True)
+class GateRun:
+    """The decisions for each of a debtor's numbers, and what they were based on."""
+
+    numbers: list[NumberDecision]
+    inputs: dict[str, Any]
+
+
 class EligibilityChecker:
     """The runner's `check`: the first number the gate allows, else the earliest time."""
 
@@ -56,9 +64,11 @@ class EligibilityChecker:
 
     async def __call__(self, target: Target) -> Eligibility:
         now = self._clock()
-        decisions = await decide_numbers(self._pool, self._cipher, target.debtor_id,
-                                         target.campaign_id, now)
-        record = {"at": now.isoformat(), "numbers": [_as_record(d) for d in decisions]}
+        run = await decide_numbers(self._pool, self._cipher, target.debtor_id,
+                                   target.campaign_id, now)
+        decisions = run.numbers
+        record = {"at": now.isoformat(), "inputs": run.inputs,
+                  "numbers": [_as_record(d) for d in decisions]}
         for number in decisions:
             if number.decision.allowed:
                 return Eligibility(number.phone_id, decision={**record, "allowed": True})
@@ -67,10 +77,10 @@ class EligibilityChecker:
 
 
 async def decide_numbers(pool: asyncpg.Pool, cipher: PiiCipher, debtor_id: int,
-                         campaign_id: int | None, now: datetime) -> list[NumberDecision]:
+                         campaign_id: int | None, now: datetime) -> GateRun:
     debtor = await load_debtor(pool, debtor_id, campaign_id, now)
     if debtor is None:
-        return []
+        return GateRun([], {})
     campaign = await load_campaign(pool, campaign_id)
     policy = campaign_policy(campaign)
     facts = debtor_facts(debtor, cipher, every_plausible_zone="US" in policy.packs)
@@ -87,7 +97,11 @@ async def decide_numbers(pool: asyncpg.Pool, cipher: PiiCipher, debtor_id: int,
                              list_expiry=_expiries(lists))
         result.append(NumberDecision(phone.id, phone.masked, phone.owner,
                                      decide(facts, number, policy, history, now)))
-    return result
+    inputs = {"packs": list(policy.packs), "timezones": list(facts.timezones),
+              "region": facts.region, "history_attempts": len(history),
+              "debtor_lists": sorted(facts.on_lists), "opted_out": facts.opted_out,
+              "cease": facts.cease, "attorney": facts.attorney}
+    return GateRun(result, inputs)
 
 
 def debtor_facts(debtor: DebtorRecord, cipher: PiiCipher, *,
@@ -188,7 +202,7 @@ async def explain_debtor(pool: asyncpg.Pool, cipher: PiiCipher, external_id: str
              f"{debtor.strategy or '-'}, priority {priority}",
              f"now {now:%Y-%m-%d %H:%M} UTC = {now.astimezone(local):%Y-%m-%d %H:%M} "
              f"{debtor.timezone}; campaign {campaign_id if campaign_id is not None else '(none)'}"]
-    for number in await decide_numbers(pool, cipher, debtor_id, campaign_id, now):
+    for number in (await decide_numbers(pool, cipher, debtor_id, campaign_id, now)).numbers:
         d = number.decision
         when = d.next_allowed_at if d.allowed else d.until
         local_when = f" ({when.astimezone(local):%Y-%m-%d %H:%M} local)" if when else ""

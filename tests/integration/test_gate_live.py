@@ -25,7 +25,8 @@ async def test_gate_dials_daytime_debtors_defers_night_ones_and_blocks_dnc(lab, 
     debtors: one where it is 11:00 local, one where it is 03:00 local, one whose number
     is on the global do-not-call list; the daemon runs it; then `huilong explain` for the
     night debtor.
-    Expected: only the daytime debtor is called (answered); the night debtor's target
+    Expected: only the daytime debtor is called (answered), the gate's decision and its
+    inputs kept in that attempt's event log; the night debtor's target
     waits until 08:00 its local time with reason cn.quiet_hours and no attempt; the DNC
     debtor is blocked for good with reason dnc; explain shows the denial and the time."""
     now = datetime.now(UTC)
@@ -62,6 +63,11 @@ async def test_gate_dials_daytime_debtors_defers_night_ones_and_blocks_dnc(lab, 
         await wait_until(settled, timeout=15, what="the night and DNC debtors to be decided")
     assert [a.disposition for a in attempts.values()] == ["answered"]
     assert await pool.fetchval("SELECT debtor_id FROM attempts") == ids["day"]
+    evidence = json.loads(await pool.fetchval(
+        "SELECT detail FROM call_events WHERE kind = 'compliance'"))
+    assert evidence["allowed"] is True and evidence["numbers"][0]["allowed"] is True
+    assert evidence["inputs"]["packs"] == ["CN"]
+    assert evidence["inputs"]["timezones"] == [people["day"][1]]
 
     rows = {r["debtor_id"]: r for r in await pool.fetch(
         "SELECT debtor_id, status, next_allowed_at, last_decision FROM campaign_targets")}
