@@ -19,6 +19,7 @@ import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
 from db.crypto import PiiCipher
+from db.debtors import PHONE_PURPOSE
 from db.eligibility import CampaignRecord, DebtorRecord, load_campaign, load_debtor
 from db.targets import Target
 from engine.campaign import Eligibility
@@ -140,7 +141,7 @@ def _plausible_zones(debtor: DebtorRecord, cipher: PiiCipher) -> tuple[str, ...]
     for phone in debtor.phones:
         if phone.owner != "self":
             continue
-        number = phonenumbers.parse(cipher.decrypt(phone.enc, phone.key_id, purpose="phone"))
+        number = phonenumbers.parse(cipher.decrypt(phone.enc, phone.key_id, purpose=PHONE_PURPOSE))
         for zone in phone_timezones.time_zones_for_number(number):
             if zone not in zones and _known_zone(zone):
                 zones.append(zone)
