@@ -32,7 +32,7 @@ async def test_us_window_holds_in_the_address_zone_and_the_area_code_zone(db_poo
     campaign_id = await CampaignRepository(db_pool).create("us", "hold", {"packs": ["US"]})
     target = Target(id=1, campaign_id=campaign_id, debtor_id=debtor_id, phone_id=phone.id)
 
-    async def ask(hour: int, minute: int = 0, day: int = 10):  # noqa: ANN202
+    async def ask(hour: int, minute: int = 0, day: int = 10):
         at = datetime(2026, 6, day, hour, minute, tzinfo=LA)
         return await EligibilityChecker(db_pool, cipher, clock=lambda: at)(target)
 
