@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,6 +44,10 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # Below this many national digits, showing 3 leading + 4 trailing digits would leave
 # too few hidden to protect the number.
 _MIN_NATIONAL_DIGITS_FOR_PREFIX = 10
+_SHA256_BLOCK = 64
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+_NONCES_PER_DRAW = 4096
 
 
 class PiiCipher:
@@ -64,6 +70,9 @@ class PiiCipher:
         self._aeads = {key_id: AESGCM(bytes(key)) for key_id, key in keys.items()}
         self._active_key_id = active_key_id
         self._index_key = bytes(index_key)
+        # Per purpose: the HMAC inner and outer hash states keyed with the purpose's
+        # sub-key, so an index costs two hash copies instead of two key derivations.
+        self._index_states: dict[str, tuple[Any, Any]] = {}
 
     @property
     def active_key_id(self) -> str:
@@ -91,10 +100,49 @@ class PiiCipher:
 
     def blind_index(self, normalized: str, *, purpose: str) -> bytes:
         """Deterministic keyed digest of an already-normalised value, for equality lookup."""
-        # A sub-key per purpose keeps the same phone number unlinkable across fields.
-        label = b"huilong.blind-index:" + _purpose_bytes(purpose)
-        purpose_key = hmac.digest(self._index_key, label, "sha256")
-        return hmac.digest(purpose_key, normalized.encode("utf-8"), "sha256")
+        return self.indexer(purpose)(normalized)
+
+    def indexer(self, purpose: str) -> Callable[[str], bytes]:
+        """`blind_index` for one purpose as a function: the same digests, made faster for
+        bulk use (HMAC-SHA256 from precomputed inner/outer states)."""
+        states = self._index_states.get(purpose)
+        if states is None:
+            # A sub-key per purpose keeps the same phone number unlinkable across fields.
+            label = b"huilong.blind-index:" + _purpose_bytes(purpose)
+            purpose_key = hmac.digest(self._index_key, label, "sha256")
+            states = (
+                hashlib.sha256(purpose_key.ljust(_SHA256_BLOCK, b"\0").translate(_IPAD)),
+                hashlib.sha256(purpose_key.ljust(_SHA256_BLOCK, b"\0").translate(_OPAD)),
+            )
+            self._index_states[purpose] = states
+        inner_state, outer_state = states
+
+        def index(normalized: str) -> bytes:
+            inner = inner_state.copy()
+            inner.update(normalized.encode("utf-8"))
+            outer = outer_state.copy()
+            outer.update(inner.digest())
+            return outer.digest()  # type: ignore[no-any-return]
+
+        return index
+
+    def encryptor(self, purpose: str) -> Callable[[str], bytes]:
+        """`encrypt` for one purpose with the active key as a function returning the blob
+        only (the key id is `active_key_id`); nonces are drawn from the OS in bulk."""
+        aad = _purpose_bytes(purpose)
+        encrypt = self._aeads[self._active_key_id].encrypt
+        pool = b""
+        offset = 0
+
+        def encrypt_one(plaintext: str) -> bytes:
+            nonlocal pool, offset
+            if offset >= len(pool):
+                pool, offset = secrets.token_bytes(NONCE_BYTES * _NONCES_PER_DRAW), 0
+            nonce = pool[offset : offset + NONCE_BYTES]
+            offset += NONCE_BYTES
+            return nonce + encrypt(nonce, plaintext.encode("utf-8"), aad)
+
+        return encrypt_one
 
 
 def mask_phone(e164: str) -> str:

@@ -13,7 +13,7 @@ gets principal = amount_due, and an update leaves the principal as it was.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -97,13 +97,32 @@ INSERT INTO import_changed (id, external_id, inserted)
 SELECT id, external_id, inserted FROM upserted
 """
 
+# Phones and debts of debtors this batch inserted cannot conflict with anything (their
+# debtor ids are new and invisible to other transactions): a plain INSERT, cheaper than
+# ON CONFLICT's speculative insertion. Updated debtors take the upserts.
+_INSERT_PHONES = f"""
+INSERT INTO debtor_phones (debtor_id, phone_enc, phone_bidx, key_id, masked, rank)
+SELECT c.id, s.phone_enc, s.phone_bidx, s.key_id, s.masked, s.rank
+FROM {_STAGE_PHONES} s JOIN import_changed c USING (external_id)
+WHERE c.inserted
+"""
+
 _UPSERT_PHONES = f"""
 INSERT INTO debtor_phones AS p (debtor_id, phone_enc, phone_bidx, key_id, masked, rank)
 SELECT c.id, s.phone_enc, s.phone_bidx, s.key_id, s.masked, s.rank
 FROM {_STAGE_PHONES} s JOIN import_changed c USING (external_id)
+WHERE NOT c.inserted
 ON CONFLICT (debtor_id, phone_bidx) DO UPDATE
 SET rank = excluded.rank, masked = excluded.masked
 WHERE p.rank IS DISTINCT FROM excluded.rank OR p.masked IS DISTINCT FROM excluded.masked
+"""
+
+_INSERT_DEBTS = f"""
+INSERT INTO debts
+    (debtor_id, account_ref, currency, principal, amount_due, overdue_days, due_date)
+SELECT c.id, s.external_id, s.currency, s.amount_due, s.amount_due, s.overdue_days, s.due_date
+FROM {_STAGE_DEBTORS} s JOIN import_changed c USING (external_id)
+WHERE c.inserted
 """
 
 _UPSERT_DEBTS = f"""
@@ -111,6 +130,7 @@ INSERT INTO debts AS t
     (debtor_id, account_ref, currency, principal, amount_due, overdue_days, due_date)
 SELECT c.id, s.external_id, s.currency, s.amount_due, s.amount_due, s.overdue_days, s.due_date
 FROM {_STAGE_DEBTORS} s JOIN import_changed c USING (external_id)
+WHERE NOT c.inserted
 ON CONFLICT (debtor_id, account_ref) DO UPDATE
 SET currency = excluded.currency, amount_due = excluded.amount_due,
     overdue_days = excluded.overdue_days, due_date = excluded.due_date
@@ -148,6 +168,15 @@ class PreparedBatch:
     debtors: list[tuple[object, ...]]
     phones: list[tuple[object, ...]]
 
+    def without(self, external_ids: Collection[str]) -> PreparedBatch:
+        """The batch minus the rows (and their phones) of these external ids."""
+        if not external_ids:
+            return self
+        return PreparedBatch(
+            [row for row in self.debtors if row[0] not in external_ids],
+            [row for row in self.phones if row[0] not in external_ids],
+        )
+
 
 @dataclass(slots=True)
 class UpsertCounts:
@@ -159,7 +188,22 @@ class UpsertCounts:
 
 def row_hash(cipher: PiiCipher, row: ImportRow) -> bytes:
     """Keyed digest of everything the row says: equal rows, equal hash; no key, no guess."""
-    canonical = json.dumps(
+    return cipher.blind_index(_canonical(row), purpose=ROW_HASH_PURPOSE)
+
+
+def row_hashes(cipher: PiiCipher, rows: Iterable[ImportRow]) -> list[bytes]:
+    """`row_hash` of each row (the same digests, the index key set up once)."""
+    index = cipher.indexer(ROW_HASH_PURPOSE)
+    return [index(_canonical(row)) for row in rows]
+
+
+# json.dumps builds a new encoder per call when given options: these are built once.
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ATTRIBUTES_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
+def _canonical(row: ImportRow) -> str:
+    return _CANONICAL_JSON(
         [
             row.external_id,
             row.name,
@@ -176,11 +220,8 @@ def row_hash(cipher: PiiCipher, row: ImportRow) -> bytes:
             row.language,
             row.region,
             sorted(row.attributes.items()),
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
-    return cipher.blind_index(canonical, purpose=ROW_HASH_PURPOSE)
 
 
 def prepare_batch(
@@ -190,20 +231,27 @@ def prepare_batch(
     callers run it off the event loop."""
     debtors: list[tuple[object, ...]] = []
     phones: list[tuple[object, ...]] = []
-    encrypt = cipher.encrypt
-    blind_index = cipher.blind_index
+    key_id = cipher.active_key_id
+    encrypt_name = cipher.encryptor(NAME_PURPOSE)
+    encrypt_id = cipher.encryptor(ID_NUMBER_PURPOSE)
+    index_id = cipher.indexer(ID_NUMBER_PURPOSE)
+    encrypt_phone = cipher.encryptor(PHONE_PURPOSE)
+    index_phone = cipher.indexer(PHONE_PURPOSE)
+    attributes_json = _ATTRIBUTES_JSON
+    add_debtor = debtors.append
+    add_phone = phones.append
     for row, digest in zip(rows, hashes, strict=True):
-        name_enc, name_key_id = encrypt(row.name, purpose=NAME_PURPOSE)
-        if row.id_number is None:
+        external_id = row.external_id
+        id_number = row.id_number
+        if id_number is None:
             id_enc = id_key_id = id_bidx = None
         else:
-            id_enc, id_key_id = encrypt(row.id_number, purpose=ID_NUMBER_PURPOSE)
-            id_bidx = blind_index(row.id_number, purpose=ID_NUMBER_PURPOSE)
-        debtors.append(
+            id_enc, id_key_id, id_bidx = encrypt_id(id_number), key_id, index_id(id_number)
+        add_debtor(
             (
-                row.external_id,
-                name_enc,
-                name_key_id,
+                external_id,
+                encrypt_name(row.name),
+                key_id,
                 id_enc,
                 id_key_id,
                 id_bidx,
@@ -213,7 +261,7 @@ def prepare_batch(
                 row.credit_rating,
                 row.broken_promises,
                 row.on_time_ratio,
-                json.dumps(row.attributes, ensure_ascii=False, sort_keys=True),
+                attributes_json(row.attributes),
                 digest,
                 row.currency,
                 row.amount_due,
@@ -221,15 +269,24 @@ def prepare_batch(
                 row.due_date,
             )
         )
-        for rank, phone in enumerate((row.phone, *row.alt_phones), start=1):
-            phone_enc, phone_key_id = encrypt(phone, purpose=PHONE_PURPOSE)
-            phones.append(
+        add_phone(
+            (
+                external_id,
+                1,
+                encrypt_phone(row.phone),
+                index_phone(row.phone),
+                key_id,
+                mask_phone(row.phone),
+            )
+        )
+        for rank, phone in enumerate(row.alt_phones, start=2):
+            add_phone(
                 (
-                    row.external_id,
+                    external_id,
                     rank,
-                    phone_enc,
-                    blind_index(phone, purpose=PHONE_PURPOSE),
-                    phone_key_id,
+                    encrypt_phone(phone),
+                    index_phone(phone),
+                    key_id,
                     mask_phone(phone),
                 )
             )
@@ -259,8 +316,13 @@ class BulkImport:
 
     async def apply(self, batch: PreparedBatch) -> None:
         """COPY one batch into staging and upsert it; counts accumulate in `counts`."""
+        if await self.stage(batch):
+            await self.upsert(len(batch.debtors))
+
+    async def stage(self, batch: PreparedBatch) -> bool:
+        """COPY one batch into the (empty) staging tables; False if it has no rows."""
         if not batch.debtors:
-            return
+            return False
         conn = self._conn
         await conn.copy_records_to_table(
             _STAGE_DEBTORS, records=batch.debtors, columns=_DEBTOR_COLUMNS
@@ -268,15 +330,23 @@ class BulkImport:
         await conn.copy_records_to_table(
             _STAGE_PHONES, records=batch.phones, columns=_PHONE_COLUMNS
         )
+        return True
+
+    async def upsert(self, staged: int) -> None:
+        """Upsert the `staged` rows `stage` put in the staging tables, then empty them.
+        Server-side work only: the caller may compute meanwhile."""
+        conn = self._conn
         await conn.execute(_UPSERT_DEBTORS)
         await conn.execute("ANALYZE import_changed")
+        await conn.execute(_INSERT_PHONES)
         await conn.execute(_UPSERT_PHONES)
+        await conn.execute(_INSERT_DEBTS)
         await conn.execute(_UPSERT_DEBTS)
         changed = await conn.fetch("SELECT id, inserted FROM import_changed")
         inserted = sum(1 for record in changed if record["inserted"])
         self.counts.inserted += inserted
         self.counts.updated += len(changed) - inserted
-        self.counts.unchanged += len(batch.debtors) - len(changed)
+        self.counts.unchanged += staged - len(changed)
         self.counts.changed_ids.extend(record["id"] for record in changed)
         await conn.execute(f"TRUNCATE {_STAGE_DEBTORS}, {_STAGE_PHONES}, import_changed")
 

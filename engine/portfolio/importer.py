@@ -2,9 +2,10 @@
 
 Two passes over the file. The first (bytes only, then the external ids) proves the file
 decodes and finds ids that occur more than once — all their rows are rejected, since it is
-ambiguous which is right. The second validates and encrypts batches in a worker thread
-while the previous batch is being COPYed, all in one database transaction: a failure
-leaves nothing written. Nothing from a row (names, phones, ids) is ever logged.
+ambiguous which is right. The second validates (and, on a first import, encrypts)
+batches in a worker thread while the database upserts the previous batch, all in one
+database transaction: a failure leaves nothing written. Nothing from a row (names, phones,
+ids) is ever logged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import csv
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,14 @@ from typing import IO, Any
 import asyncpg
 
 from db.crypto import PiiCipher
-from db.portfolio_import import bulk_import, prepare_batch, record_failed_run, row_hash
+from db.portfolio_import import (
+    BulkImport,
+    PreparedBatch,
+    bulk_import,
+    prepare_batch,
+    record_failed_run,
+    row_hashes,
+)
 from engine.portfolio.csv_rows import (
     BadRecord,
     CsvHeader,
@@ -34,7 +42,7 @@ from engine.portfolio.csv_rows import (
     detect_encoding,
     read_records,
 )
-from engine.portfolio.validate import DebtorRow, RowRejected, validate_row
+from engine.portfolio.validate import DebtorRow, RowRejected, ValidRow, validate_row_fast
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +105,7 @@ async def import_debtors(
         header, records = read_records(stream, encoding=scan.encoding, name=path.name)
         source = _BatchSource(records, header, scan.duplicates, cipher, rejects, batch_size)
         async with bulk_import(pool) as bulk:
-
-            async def write(batch: _Validated) -> None:
-                # Rows whose stored hash matches are neither encrypted nor written.
-                ids = [row.external_id for row in batch.rows]
-                same = await bulk.unchanged(ids, batch.hashes)
-                todo = [
-                    (r, h)
-                    for r, h in zip(batch.rows, batch.hashes, strict=True)
-                    if r.external_id not in same
-                ]
-                if todo:
-                    rows, hashes = zip(*todo, strict=True)
-                    await bulk.apply(await asyncio.to_thread(prepare_batch, cipher, rows, hashes))
-
-            await _pump(source, write)
+            await _pump(source, bulk, cipher)
             await bulk.record_run(
                 kind=IMPORT_KIND,
                 file_name=path.name,
@@ -139,25 +133,56 @@ async def import_debtors(
     )
 
 
-async def _pump(source: _BatchSource, write: Callable[[_Validated], Awaitable[None]]) -> None:
-    """Prepare batch n+1 in a thread while batch n is being written."""
-    pending = asyncio.ensure_future(asyncio.to_thread(source.next_batch))
+async def _pump(source: _BatchSource, bulk: BulkImport, cipher: PiiCipher) -> None:
+    """Validate (and maybe encrypt) batch n+1 in a thread while the database upserts
+    batch n. COPY runs with no thread competing for the GIL (it needs the event loop).
+
+    Rows whose stored hash matches are neither written nor, when it can be known in
+    time, encrypted: encryption runs ahead with validation only while most rows of the
+    previous batch were new (a first import); on a re-import it waits for the check.
+    """
+    speculate = False
+    pending = asyncio.ensure_future(asyncio.to_thread(source.next_batch, speculate))
+    upserting: asyncio.Future[None] | None = None
     try:
-        while (batch := await pending) is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(source.next_batch))
-            await write(batch)
+        while True:
+            batch = await pending
+            if upserting is not None:
+                await upserting
+                upserting = None
+            if batch is None:
+                return
+            # Rows whose stored hash matches are neither encrypted nor written.
+            same = await bulk.unchanged([row.external_id for row in batch.rows], batch.hashes)
+            if batch.prepared is not None:
+                prepared = batch.prepared.without(same)
+            else:
+                todo = [
+                    (r, h)
+                    for r, h in zip(batch.rows, batch.hashes, strict=True)
+                    if r.external_id not in same
+                ]
+                rows, hashes = zip(*todo, strict=True) if todo else ((), ())
+                prepared = await asyncio.to_thread(prepare_batch, cipher, rows, hashes)
+            speculate = len(same) * 2 < len(batch.rows)
+            staged = await bulk.stage(prepared)
+            if staged:
+                upserting = asyncio.ensure_future(bulk.upsert(len(prepared.debtors)))
+            pending = asyncio.ensure_future(asyncio.to_thread(source.next_batch, speculate))
     finally:
-        if not pending.done():
-            # The thread cannot be interrupted; let it finish before the file closes.
-            await asyncio.wait([pending])
-        if pending.done() and not pending.cancelled():
-            pending.exception()  # retrieved: the error that matters is already raised
+        for future in (pending, upserting):
+            if future is not None and not future.done():
+                # The thread cannot be interrupted; let it finish before the file closes.
+                await asyncio.wait([future])
+            if future is not None and future.done() and not future.cancelled():
+                future.exception()  # retrieved: the error that matters is already raised
 
 
 @dataclass(frozen=True, slots=True)
 class _Validated:
-    rows: list[DebtorRow]
+    rows: list[ValidRow | DebtorRow]
     hashes: list[bytes]
+    prepared: PreparedBatch | None  # all rows encrypted ahead, when speculating
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +238,8 @@ class _BatchSource:
         self._batch_size = batch_size
         self.rejected = 0
 
-    def next_batch(self) -> _Validated | None:
-        rows: list[DebtorRow] = []
+    def next_batch(self, encrypt_ahead: bool) -> _Validated | None:
+        rows: list[ValidRow | DebtorRow] = []
         for record in self._records:
             result = self._validate(record)
             if isinstance(result, RowRejected):
@@ -226,9 +251,11 @@ class _BatchSource:
                 break
         if not rows:
             return None
-        return _Validated(rows, [row_hash(self._cipher, row) for row in rows])
+        hashes = row_hashes(self._cipher, rows)
+        prepared = prepare_batch(self._cipher, rows, hashes) if encrypt_ahead else None
+        return _Validated(rows, hashes, prepared)
 
-    def _validate(self, record: RawRecord | BadRecord) -> DebtorRow | RowRejected:
+    def _validate(self, record: RawRecord | BadRecord) -> ValidRow | DebtorRow | RowRejected:
         if isinstance(record, BadRecord):
             return RowRejected(record.line, record.field, record.reason, self._named(record))
         lines = self._duplicates.get(record.values["external_id"].strip())
@@ -241,7 +268,7 @@ class _BatchSource:
                 f"duplicate external_id in file (rows {listed}{more})",
                 record.values,
             )
-        return validate_row(record.line, record.values)
+        return validate_row_fast(record.line, record.values)
 
     def _named(self, record: BadRecord) -> dict[str, str]:
         columns = self._header.columns

@@ -19,6 +19,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ _RESIDENT_ID_15 = re.compile(r"^\d{15}$")
 _OTHER_ID = re.compile(r"^[A-Z0-9-]{4,32}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
+_ID_BYTE_OFFSET = 48 * sum(_ID_WEIGHTS)
 _CENT = Decimal("0.01")
 _RATIO_STEP = Decimal("0.001")
 _VALUE_ERROR_PREFIX = "Value error, "
@@ -152,7 +154,8 @@ def parse_phone(text: str, *, region: str = DEFAULT_REGION) -> str:
         # Fast path for the common case, a CN mobile (phonenumbers' full parse is the
         # import's largest cost): the same metadata patterns is_valid_number applies.
         # Anything else takes the full path; a property test checks both agree.
-        match = _CN_MOBILE_TEXT.match(_PHONE_SEPARATORS.sub("", text))
+        compact = _PHONE_SEPARATORS.sub("", text) if " " in text or "-" in text else text
+        match = _CN_MOBILE_TEXT.match(compact)
         if match and _CN_MOBILE.fullmatch(match[1]) and _CN_GENERAL.fullmatch(match[1]):
             return "+86" + match[1]
     try:
@@ -187,7 +190,11 @@ def _alt_phones(value: Any) -> tuple[str, ...]:
 
 def resident_id_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits of a PRC resident ID."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True))
+    if len(first17) == 17 and first17.isascii() and first17.isdigit():
+        # ASCII digits: weigh the bytes directly (each is its digit + 48).
+        total = sum(map(operator.mul, first17.encode("ascii"), _ID_WEIGHTS)) - _ID_BYTE_OFFSET
+    else:
+        total = sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK_CHARS[total % 11]
 
 
@@ -384,3 +391,84 @@ def validate_row(row_number: int, raw: Mapping[str, str]) -> DebtorRow | RowReje
             fields.append(field)
             reasons.append(f"{field} {message}")
         return RowRejected(row_number, ",".join(fields), "; ".join(reasons), dict(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidRow:
+    """A validated debtor row as `validate_row_fast` builds it: the fields of `DebtorRow`
+    (the reference) without a pydantic model behind them."""
+
+    external_id: str
+    name: str
+    phone: str
+    alt_phones: tuple[str, ...]
+    id_number: str | None
+    amount_due: Decimal
+    currency: str
+    overdue_days: int
+    due_date: date | None
+    credit_rating: str | None
+    broken_promises: int
+    on_time_ratio: Decimal | None
+    timezone: str | None
+    language: str | None
+    region: str
+    attributes: dict[str, str]
+
+    @property
+    def phones(self) -> tuple[str, ...]:
+        return (self.phone, *self.alt_phones)
+
+
+def validate_row_fast(
+    row_number: int, raw: Mapping[str, str]
+) -> ValidRow | DebtorRow | RowRejected:
+    """`validate_row` for bulk imports: the same field parsers called directly, no model.
+
+    Only a row that parses cleanly with a +86 primary phone is finished here; any error,
+    missing column or other country goes through `validate_row`, so results and rejection
+    reasons are exactly the reference's (a property test checks both agree).
+    """
+    get = raw.get
+    try:
+        external_id = parse_external_id(raw["external_id"])
+        name = _name(raw["name"])
+        phone = _phone(raw["phone"])
+        alt_phones = _alt_phones(get("alt_phones"))
+        id_number = parse_id_number(get("id_number"))
+        amount_due = parse_amount(raw["amount_due"])
+        currency = _currency(get("currency"))
+        overdue_days = _overdue_days(raw["overdue_days"])
+        due_date = _due_date(get("due_date"))
+        credit_rating = _short_text(get("credit_rating"))
+        broken_promises = _broken_promises(get("broken_promises"))
+        on_time_ratio = _on_time_ratio(get("on_time_ratio"))
+        timezone = _timezone(get("timezone"))
+        language = _language(get("language"))
+    except (KeyError, ValueError):
+        return validate_row(row_number, raw)
+    if not phone.startswith("+86"):
+        return validate_row(row_number, raw)
+    attributes = {
+        column: make_inert(value) for column, value in raw.items() if column not in KNOWN_COLUMNS
+    }
+    if alt_phones:
+        alt_phones = tuple(dict.fromkeys(p for p in alt_phones if p != phone))
+    return ValidRow(
+        external_id,
+        name,
+        phone,
+        alt_phones,
+        id_number,
+        amount_due,
+        currency,
+        overdue_days,
+        due_date,
+        credit_rating,
+        broken_promises,
+        on_time_ratio,
+        timezone or _TIMEZONE_BY_REGION["CN"],
+        language or _LANGUAGE_BY_REGION["CN"],
+        "CN",
+        attributes,
+    )

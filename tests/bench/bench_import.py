@@ -18,6 +18,7 @@ import asyncio
 import csv
 import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -99,14 +100,29 @@ async def scratch_database(workdir: Path) -> AsyncIterator[str]:
         try:
             yield dsn
         finally:
-            admin = await asyncpg.connect(admin_dsn)
-            try:
-                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            finally:
-                await admin.close()
+            if cluster is None:  # a private cluster is thrown away whole
+                await _drop_database(admin_dsn, name)
     finally:
         if cluster is not None:
             cluster.stop()
+
+
+async def _drop_database(admin_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        # An autovacuum worker on the fresh tables cannot be terminated without the
+        # pg_signal_backend role: then wait for it rather than fail after the results.
+        for attempt in range(30):
+            try:
+                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                if attempt == 29:
+                    print(f"warning: could not drop scratch database {name}", file=sys.stderr)
+                    return
+                await asyncio.sleep(2)
+    finally:
+        await admin.close()
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -162,13 +178,13 @@ async def run(rows: int, seed: int) -> None:
     print(f"first import {verdict} the goal ratio >= {GOAL_RATIO} (import rows/s ÷ COPY rows/s)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20261128)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     asyncio.run(run(args.rows, args.seed))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
