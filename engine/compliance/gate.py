@@ -7,6 +7,12 @@ rule denies (given the same history), so a dialer that retries exactly at `until
 is let through. For an allow, `next_allowed_at` is found the same way with this
 attempt added to the history as placed and unanswered — the outcome that restricts
 least, so the dialer may ask again then (and will get the real answer).
+
+`decide` runs on the fast path (engine/compliance/fastpath.py: the history indexed
+once per call, each rule a few bisections); `reference_decide` is the straightforward
+evaluation (`evaluate` / `settle`: every rule over the whole history at every instant
+looked at). Both give identical Decisions; the reference is kept as the specification
+the fast path is tested and benchmarked against.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from engine.compliance.fastpath import FastGate
 from engine.compliance.model import (
     CampaignPolicy,
     ContactAttempt,
@@ -39,6 +46,40 @@ def decide(debtor: DebtorFacts, number: NumberFacts, policy: CampaignPolicy,
     if now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
     packs = with_overrides(packs, policy.overrides)
+    gate = FastGate.build(debtor, number, policy, history, packs, horizon=now)
+    if gate is None:
+        return _reference(debtor, number, policy, history, now, packs)
+    denials = gate.denials(now)
+    if denials:
+        worst = strictest(denials)
+        until = worst.until
+        if until is not None:
+            if until < now:  # no rule does this, but the index only looks forward
+                earlier = FastGate.build(debtor, number, policy, history, packs, horizon=until)
+                if earlier is None:  # unreachable: the same history indexed above
+                    return _reference(debtor, number, policy, history, now, packs)
+                gate = earlier
+            until = gate.settle(until, MAX_SETTLE_STEPS)
+        details = tuple(f"{d.reason}: {d.detail}" for d in denials)
+        return Decision(False, worst.reason, _utc(until), None, details)
+    gate.add_placed(now)
+    later = gate.settle(now, MAX_SETTLE_STEPS, just_placed=True)
+    return Decision(True, None, None, _utc(later), ())
+
+
+def reference_decide(debtor: DebtorFacts, number: NumberFacts, policy: CampaignPolicy,
+                     history: Sequence[ContactAttempt], now: datetime,
+                     packs: Packs = DEFAULT_PACKS) -> Decision:
+    """`decide` by the straightforward evaluation (every rule over the whole history,
+    again at every instant `settle` looks at): the specification of the fast path."""
+    if now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}")
+    return _reference(debtor, number, policy, history, now,
+                      with_overrides(packs, policy.overrides))
+
+
+def _reference(debtor: DebtorFacts, number: NumberFacts, policy: CampaignPolicy,
+               history: Sequence[ContactAttempt], now: datetime, packs: Packs) -> Decision:
     denials = evaluate(debtor, number, policy, history, now, packs)
     if denials:
         worst = strictest(denials)

@@ -10,13 +10,14 @@ so the gate is not asked again before its own `until`.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import random
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, time, timedelta
+from operator import attrgetter
+from typing import Any
 
 from engine.compliance.gate import decide
 from engine.compliance.model import (
@@ -69,6 +70,10 @@ class ReplayRow:
     zones: tuple[str, ...]
     attempt: ContactAttempt
 
+    def __reduce__(self) -> tuple[type[ReplayRow], tuple[object, ...]]:
+        # Positional: far faster than the slots dataclass default across processes.
+        return (ReplayRow, (self.seq, self.debtor_id, self.zones, self.attempt))
+
 
 @dataclass(slots=True)
 class ReplayResult:
@@ -81,10 +86,33 @@ class ReplayResult:
         """Append another chunk's debtors and rows (renumbering `seq`)."""
         self.debtors += other.debtors
         offset = len(self.rows)
-        self.rows += [ReplayRow(r.seq + offset, r.debtor_id, r.zones, r.attempt)
-                      for r in other.rows]
+        if offset:
+            self.rows += [ReplayRow(r.seq + offset, r.debtor_id, r.zones, r.attempt)
+                          for r in other.rows]
+        else:  # nothing to renumber (rows are immutable: sharing them is safe)
+            self.rows += other.rows
         self.decisions += other.decisions
         self.denials += other.denials
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Rows column by column: a chunk's result crosses from a worker process several
+        # times faster than as ~200,000 pickled objects.
+        attempts = [r.attempt for r in self.rows]
+        columns = tuple(list(map(attrgetter(name), attempts)) for name in _ATTEMPT_FIELDS)
+        return (_result_from_columns,
+                (self.debtors, self.decisions, self.denials, [r.seq for r in self.rows],
+                 [r.debtor_id for r in self.rows], [r.zones for r in self.rows], columns))
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in fields(ContactAttempt))
+
+
+def _result_from_columns(debtors: list[ReplayDebtor], decisions: int, denials: Counter[str],
+                         seqs: list[int], debtor_ids: list[int], zones: list[tuple[str, ...]],
+                         columns: tuple[list[Any], ...]) -> ReplayResult:
+    attempts = map(ContactAttempt, *columns)
+    return ReplayResult(debtors, list(map(ReplayRow, seqs, debtor_ids, zones, attempts)),
+                        decisions, denials)
 
 
 def run_replay(config: ReplayConfig = ReplayConfig(), *, packs: Packs = DEFAULT_PACKS,
@@ -215,21 +243,19 @@ def _simulate(debtor: ReplayDebtor, rng: random.Random, config: ReplayConfig, pa
 
 def _outcome(rng: random.Random, at: datetime, number: NumberFacts,
              debtor: ReplayDebtor) -> ContactAttempt:
-    base = ContactAttempt(at=at, number_key=number.number_key, debt_ref=debtor.policy.debt_ref,
-                          automated=debtor.policy.automated)
+    key, ref, automated = number.number_key, debtor.policy.debt_ref, debtor.policy.automated
     roll = rng.random()
     if roll < 0.45 or (debtor.unreachable and not number.third_party):
-        return base
+        return ContactAttempt(at=at, number_key=key, debt_ref=ref, automated=automated)
     if roll < 0.55:
-        return _replace(base, machine=True)
+        return ContactAttempt(at=at, number_key=key, debt_ref=ref, automated=automated,
+                              machine=True)
     if roll < 0.60:
-        return _replace(base, answered=True, abandoned=True)
+        return ContactAttempt(at=at, number_key=key, debt_ref=ref, automated=automated,
+                              answered=True, abandoned=True)
     right_party = not number.third_party and rng.random() < 0.8
     refused = number.third_party and rng.random() < 0.3
     seconds = float(int(rng.expovariate(1 / 45)))  # whole seconds: exact in SQL too
-    return _replace(base, answered=True, right_party=right_party, conversation_s=seconds,
-                    third_party_refused=refused)
-
-
-def _replace(attempt: ContactAttempt, **outcome: object) -> ContactAttempt:
-    return dataclasses.replace(attempt, **outcome)  # type: ignore[arg-type]
+    return ContactAttempt(at=at, number_key=key, debt_ref=ref, automated=automated,
+                          answered=True, right_party=right_party, conversation_s=seconds,
+                          third_party_refused=refused)

@@ -168,15 +168,21 @@ def _listing_until(on_lists: frozenset[str], expiry: Mapping[str, datetime],
 
 
 def dnc(ctx: Context) -> Denial | None:
-    applying = ctx.policy.dnc_lists | {GLOBAL_LIST}
+    return dnc_at(ctx.policy, ctx.number, ctx.debtor, ctx.now)
+
+
+def dnc_at(policy: CampaignPolicy, number: NumberFacts, debtor: DebtorFacts,
+           now: datetime) -> Denial | None:
+    """The do-not-call rule at `now` (UTC)."""
+    applying = policy.dnc_lists | {GLOBAL_LIST}
     hits = [
-        ("number", _listing_until(ctx.number.on_lists, ctx.number.list_expiry, applying, ctx.now)),
-        ("debtor", _listing_until(ctx.debtor.on_lists, ctx.debtor.list_expiry, applying, ctx.now)),
+        ("number", _listing_until(number.on_lists, number.list_expiry, applying, now)),
+        ("debtor", _listing_until(debtor.on_lists, debtor.list_expiry, applying, now)),
     ]
     found = [(who, hit) for who, hit in hits if hit is not None]
     if not found:
         return None
-    who, (name, until) = max(found, key=lambda item: (item[1][1] is None, item[1][1] or ctx.now))
+    who, (name, until) = max(found, key=lambda item: (item[1][1] is None, item[1][1] or now))
     return Denial(Reason.DNC, until, f"the {who} is on do-not-call list {name!r}")
 
 

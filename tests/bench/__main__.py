@@ -12,6 +12,7 @@ BENCHES = {
     "events": "tests.bench.bench_events",
     "leasing": "tests.bench.bench_leasing",
     "import": "tests.bench.bench_import",
+    "gate": "tests.bench.bench_gate",
 }
 
 
