@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, each printing its table beside its baseline.
 
-`python -m tests.bench [NAME ...]` runs the named ones (events, leasing, import).
+`python -m tests.bench [NAME ...]` runs the named ones (events, leasing, import, gate,
+pacing).
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {
-    "events": "tests.bench.bench_events",
-    "leasing": "tests.bench.bench_leasing",
-    "import": "tests.bench.bench_import",
-    "gate": "tests.bench.bench_gate",
+# name → (module with main(argv), the argv it runs with here)
+BENCHES: dict[str, tuple[str, list[str]]] = {
+    "events": ("tests.bench.bench_events", []),
+    "leasing": ("tests.bench.bench_leasing", []),
+    "import": ("tests.bench.bench_import", []),
+    "gate": ("tests.bench.bench_gate", []),
+    "pacing": ("predictive.bench", ["--all"]),
 }
 
 
@@ -24,8 +27,8 @@ def main(names: list[str]) -> int:
         return 2
     for name in names or list(BENCHES):
         print(f"\n== {name} ==", flush=True)
-        module = importlib.import_module(BENCHES[name])
-        module.main([])
+        module_name, argv = BENCHES[name]
+        importlib.import_module(module_name).main(argv)
     return 0
 
 
