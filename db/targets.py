@@ -152,6 +152,10 @@ class TargetRepository:
         return CampaignProgress(pending=row["pending"], dialling=row["dialling"], done=row["done"],
                                 blocked=row["blocked"])
 
+    async def campaign_settings(self, campaign_id: int) -> dict[str, Any]:
+        row = await self._fetchrow("SELECT settings FROM campaigns WHERE id = $1", campaign_id)
+        return {} if row is None else dict(json.loads(row["settings"]))
+
     async def running_campaign_ids(self) -> list[int]:
         rows = await self._fetch("SELECT id FROM campaigns WHERE status = 'running' ORDER BY id")
         return [row["id"] for row in rows]

@@ -18,7 +18,10 @@ from typing import Any
 
 from db.targets import Target, TargetRepository
 from engine.dialer import Dialer, DialRequest
-from engine.session import CallRegistry
+from engine.pacing import LiveState
+from engine.session import CallRegistry, CallSession
+from predictive.model import Policy
+from predictive.policies.basic import Progressive
 
 log = logging.getLogger(__name__)
 
@@ -37,31 +40,41 @@ class Eligibility:
 
 
 CheckEligibility = Callable[[Target], Awaitable[Eligibility]]
+MAX_LINES_PER_SLOT = 3
 
 
 class CampaignRunner:
+    """Each tick the pacing policy (the same object the simulator runs) says how many
+    calls to place from the live state; finished calls are reported back to it."""
+
     def __init__(self, campaign_id: int, dialer: Dialer, targets: TargetRepository,
-                 registry: CallRegistry, concurrency: int, may_dial: Callable[[], bool],
-                 check: CheckEligibility, worker: str, lease_s: float = 120.0) -> None:
+                 registry: CallRegistry, slots: int, may_dial: Callable[[], bool],
+                 check: CheckEligibility, worker: str, policy: Policy | None = None,
+                 lease_s: float = 120.0) -> None:
         self.campaign_id = campaign_id
         self._dialer = dialer
         self._targets = targets
         self._registry = registry
-        self._concurrency = concurrency
+        self._slots = slots
         self._may_dial = may_dial
         self._check = check
         self._worker = worker
         self._lease_s = lease_s
-        self._mine: set[str] = set()
+        self.policy: Policy = policy if policy is not None else Progressive()
+        self._live = LiveState(slots)
+        self._mine: dict[str, CallSession] = {}
 
     async def run(self) -> None:
         """Return when every target is done or blocked, or when dialling stops."""
         while True:
             await self._targets.settle()
-            self._mine = {s for s in self._mine if self._registry.get(s) is not None}
-            free = self._concurrency - len(self._mine)
-            if self._may_dial() and free > 0:
-                leased = await self._targets.lease(self.campaign_id, free, self._worker,
+            self._report_finished()
+            wanted = self.policy.dials(self._live.snapshot(
+                [s.state for s in self._mine.values()]))
+            # Never more lines than the slots allow, whatever a policy asks for.
+            wanted = min(wanted, MAX_LINES_PER_SLOT * self._slots - len(self._mine))
+            if self._may_dial() and wanted > 0:
+                leased = await self._targets.lease(self.campaign_id, wanted, self._worker,
                                                    self._lease_s)
                 for target in leased:
                     await self._consider(target)
@@ -70,7 +83,13 @@ class CampaignRunner:
                 return
             if not self._may_dial() and not self._mine:
                 return
-            await self._dialer.wait_for_a_call_to_end(timeout=1.0)
+            await self._dialer.wait_for_a_call_to_end(timeout=self.policy.tick_s)
+
+    def _report_finished(self) -> None:
+        for call_id, session in list(self._mine.items()):
+            if session.finished.is_set():
+                del self._mine[call_id]
+                self.policy.observe(self._live.outcome(session.state))
 
     async def _consider(self, target: Target) -> None:
         try:
@@ -96,7 +115,7 @@ class CampaignRunner:
         except Exception:
             await self._targets.release(target.id)
             raise
-        self._mine.add(session.id)
+        self._mine[session.id] = session
 
 
 async def always_first_number(target: Target) -> Eligibility:

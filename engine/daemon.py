@@ -15,7 +15,9 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -34,9 +36,11 @@ from engine.campaign import CampaignRunner, CheckEligibility, always_first_numbe
 from engine.dialer import Dialer, reconcile, recover_orphans, route_event
 from engine.eligibility import EligibilityChecker
 from engine.http_api import Health, build_app, start_site
+from engine.pacing import policy_for
 from engine.session import HANGUP_GRACE_S, CallRegistry
 from engine.settings import Settings, SettingsError, load_settings
 from engine.systemd import Notifier, watchdog_interval_s
+from predictive.model import Policy
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,9 @@ class Daemon:
         self._stop = asyncio.Event()
         self._stray: asyncio.Queue[str] = asyncio.Queue()
         self._runners: dict[int, asyncio.Task[None]] = {}
+        self.runners: dict[int, CampaignRunner] = {}  # the live ones, for inspection
+        # campaign settings, slots → the pacing policy object (predictive/ registry)
+        self.policy_for: Callable[[dict[str, Any], int], Policy] = policy_for
         self._dialer: Dialer | None = None
         self._signals = 0
         # Who leases call lists: unique per process and Stasis app.
@@ -196,9 +203,16 @@ class Daemon:
 
     async def _run_campaign(self, campaign_id: int, targets: TargetRepository) -> None:
         assert self._dialer is not None
-        runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry,
-                                self.settings.dial.max_concurrent_calls, self._may_dial,
-                                self.check_eligibility, self.worker)
+        slots = self.settings.dial.max_concurrent_calls
+        settings = await targets.campaign_settings(campaign_id)
+        try:
+            policy = self.policy_for(settings, slots)
+        except KeyError as exc:
+            log.error("campaign %d not started: %s", campaign_id, exc)
+            return
+        runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry, slots,
+                                self._may_dial, self.check_eligibility, self.worker, policy)
+        self.runners[campaign_id] = runner
         try:
             await runner.run()
             progress = await targets.progress(campaign_id)

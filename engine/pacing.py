@@ -1,0 +1,74 @@
+"""The pacing policy in the live dialer: the same objects the simulator runs
+(`predictive/`), fed with live state and real call outcomes.
+
+For campaigns without agents (the hold and voice-bot flows) the "agents" are call
+slots: `dial.max_concurrent_calls` lines the daemon may hold at once (bounded by the
+speech-recognition capacity and the trunk). A slot is busy from answer to hang-up.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.call.state import CallState, Phase
+from predictive.model import CallOutcome, DialerState, Policy, Result
+from predictive.policies import get_policy
+from predictive.workload import Distribution, Workload
+
+DEFAULT_POLICY = "progressive"
+
+
+def live_workload(slots: int, settings: dict[str, Any]) -> Workload:
+    """What a policy factory needs to know about a live campaign. The time
+    distributions are starting guesses; policies that learn replace them with what
+    they observe."""
+    return Workload(
+        name="live", agents=slots, hours=24, days=1,
+        answer_steps=((0, float(settings.get("answer_probability_guess", 0.3))),),
+        dial_seconds=Distribution("exponential", float(settings.get("ring_seconds_guess", 20))),
+        talk_seconds=Distribution("exponential", float(settings.get("talk_seconds_guess", 90))),
+        wrap_seconds=Distribution("constant", float(settings.get("wrap_seconds_guess", 0))),
+        drop_seconds=float(settings.get("drop_seconds", 2.0)),
+        abandon_cap=float(settings.get("abandon_cap", 0.03)),
+        amd_false_positive=0.0, seed=0)
+
+
+def policy_for(campaign_settings: dict[str, Any], slots: int) -> Policy:
+    """The campaign's pacing policy by name (`{"pacing": "huilong"}`), progressive by
+    default; an unknown name is a KeyError listing the known ones."""
+    name = str(campaign_settings.get("pacing", DEFAULT_POLICY))
+    return get_policy(name)(live_workload(slots, campaign_settings))
+
+
+class LiveState:
+    """Builds the policy's view of one campaign's calls, and its outcomes."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._started = time.monotonic()
+
+    def snapshot(self, calls: list[CallState]) -> DialerState:
+        talking = sum(1 for c in calls if c.phase in (Phase.ANSWERED, Phase.HANGING_UP)
+                      and c.answered_at is not None)
+        ringing = sum(1 for c in calls if c.phase in (Phase.INTENT, Phase.ORIGINATING,
+                                                      Phase.RINGING))
+        return DialerState(
+            now=time.monotonic() - self._started, agents_logged_in=self.slots,
+            agents_ready=max(0, self.slots - talking), agents_in_call=talking,
+            agents_wrap_up=0, calls_ringing=ringing, calls_waiting=0,
+            calls_connected=talking, hour_of_day=datetime.now(UTC).hour)
+
+    def outcome(self, call: CallState) -> CallOutcome:
+        start = call.originated_at
+        end = call.ended_at or datetime.now(UTC)
+        verdict = call.answered_at or end
+        ring_s = (verdict - start).total_seconds() if start else 0.0
+        answered = call.answered_at is not None
+        return CallOutcome(
+            at=time.monotonic() - self._started,
+            result=Result.CONNECTED if answered else Result.NO_ANSWER, ring_s=ring_s,
+            hour_of_day=verdict.astimezone(UTC).hour,
+            talk_s=(end - call.answered_at).total_seconds() if call.answered_at else None,
+            wrap_s=0.0 if answered else None)
