@@ -49,5 +49,5 @@ def test_policy_by_campaign_setting():
     known policies."""
     assert policy_for({}, 3).name == "progressive"
     assert policy_for({"pacing": "fixed_ratio"}, 3).name == "fixed_ratio"
-    with pytest.raises(KeyError, match="known: .*progressive"):
+    with pytest.raises(KeyError, match=r"known: .*progressive"):
         policy_for({"pacing": "psychic"}, 3)
