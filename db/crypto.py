@@ -193,6 +193,14 @@ def _create_keyfile(path: Path) -> None:
         "keys": {key_id: _b64encode(secrets.token_bytes(KEY_BYTES))},
         "index_key": _b64encode(secrets.token_bytes(KEY_BYTES)),
     }
+    # link() never replaces an existing file: if another process created the keyfile
+    # first, its keys win and ours are discarded, so no data is encrypted with a loser.
+    _write_keyfile(path, document, replace=False)
+
+
+def _write_keyfile(path: Path, document: dict[str, Any], *, replace: bool) -> None:
+    """Write the keyring through a 0600 staging file, fsynced, then put it in place:
+    `replace` swaps it in atomically; otherwise it is linked only if `path` is absent."""
     staging = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -201,10 +209,11 @@ def _create_keyfile(path: Path) -> None:
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        # link() never replaces an existing file: if another process created the keyfile
-        # first, its keys win and ours are discarded, so no data is encrypted with a loser.
-        with contextlib.suppress(FileExistsError):
-            os.link(staging, path)
+        if replace:
+            os.replace(staging, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(staging, path)
     finally:
         staging.unlink(missing_ok=True)
 
@@ -259,15 +268,5 @@ def add_active_key(path: Path) -> str:
     document["keys"][key_id] = _b64encode(secrets.token_bytes(KEY_BYTES))
     document["active_key_id"] = key_id
     document.setdefault("format", KEYFILE_FORMAT)
-    staging = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
+    _write_keyfile(path, document, replace=True)
     return key_id
