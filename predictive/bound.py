@@ -169,11 +169,8 @@ class Chain:
         a, b, c = self.shape
         return self._pad[1 + dt:1 + dt + a, 1 + dw:1 + dw + b, 1 + dk:1 + dk + c]
 
-    def expect(self, v: FloatArray) -> FloatArray:
-        """E[v(next state)] from each post-decision state, one uniformised step."""
-        self._view(0, 0, 0)[...] = v
-        out = self.c_self * v
-        tmp = self._tmp
+    def _transitions(self) -> list[tuple[FloatArray, tuple[int, int, int]]]:
+        """(rate coefficients, state shift (talking, wrap-up, in flight)) of each event."""
         terms: list[tuple[FloatArray, tuple[int, int, int]]] = [
             (self.c_conn, (1, 0, -1)), (self.c_lose, (0, 0, -1))]
         if self.two_phase:
@@ -181,6 +178,14 @@ class Chain:
                       (self.c_wrap, (0, -1, 0))]
         else:
             terms.append((self.c_talk, (-1, 0, 0)))
+        return terms
+
+    def expect(self, v: FloatArray) -> FloatArray:
+        """E[v(next state)] from each post-decision state, one uniformised step."""
+        self._view(0, 0, 0)[...] = v
+        out = self.c_self * v
+        tmp = self._tmp
+        terms = self._transitions()
         for coef, (dt, dw, dk) in terms:
             np.multiply(coef, self._view(dt, dw, dk), out=tmp)
             out += tmp
@@ -189,13 +194,7 @@ class Chain:
     def push(self, x: FloatArray) -> FloatArray:
         """The distribution after one uniformised step from post-decision mass `x`."""
         out = self.c_self * x
-        terms: list[tuple[FloatArray, tuple[int, int, int]]] = [
-            (self.c_conn, (1, 0, -1)), (self.c_lose, (0, 0, -1))]
-        if self.two_phase:
-            terms += [(self.c_keep, (1, -1, -1)), (self.c_talk, (-1, 1, 0)),
-                      (self.c_wrap, (0, -1, 0))]
-        else:
-            terms.append((self.c_talk, (-1, 0, 0)))
+        terms = self._transitions()
         for coef, (dt, dw, dk) in terms:
             self._pad.fill(0.0)
             self._view(dt, dw, dk)[...] = coef * x

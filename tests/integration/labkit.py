@@ -169,6 +169,14 @@ class DaemonProcess:
             self._reader.join(timeout=5)
         return self.peek()
 
+    async def stop(self, sig: signal.Signals, timeout: float) -> tuple[int, str]:
+        """Send `sig`, wait for the exit (killing it if it does not come)."""
+        try:
+            self.signal(sig)
+            return await self.wait(timeout)
+        finally:
+            self.kill()
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()

@@ -60,11 +60,7 @@ async def test_sigterm_drains_live_calls_then_exits_zero(lab, settings, pool):
     daemon, campaign_id = await calls_in_progress(
         lab, settings, pool, ["8613900000301", "8613900000302"], talk_s=4, drain_s=20,
         name="drain")
-    try:
-        daemon.signal(signal.SIGTERM)
-        code, output = await daemon.wait(timeout=30)
-    finally:
-        daemon.kill()
+    code, output = await daemon.stop(signal.SIGTERM, timeout=30)
     assert code == 0, output
     assert "draining" in output
     attempts = await attempts_of(pool, campaign_id)
@@ -80,11 +76,7 @@ async def test_drain_limit_hangs_up_what_is_left(lab, settings, pool):
     log says why: shutdown), records it as answered, and exits 0."""
     daemon, campaign_id = await calls_in_progress(
         lab, settings, pool, ["8613900000311"], talk_s=60, drain_s=1, name="drain-limit")
-    try:
-        daemon.signal(signal.SIGTERM)
-        code, output = await daemon.wait(timeout=30)
-    finally:
-        daemon.kill()
+    code, output = await daemon.stop(signal.SIGTERM, timeout=30)
     assert code == 0, output
     attempt = (await attempts_of(pool, campaign_id))["8613900000311"]
     assert attempt.disposition == "answered"
