@@ -122,7 +122,8 @@ class PiiCipher:
             inner.update(normalized.encode("utf-8"))
             outer = outer_state.copy()
             outer.update(inner.digest())
-            return outer.digest()  # type: ignore[no-any-return]
+            digest: bytes = outer.digest()
+            return digest
 
         return index
 

@@ -50,7 +50,7 @@ class CampaignRunner:
     def __init__(self, campaign_id: int, dialer: Dialer, targets: TargetRepository,
                  registry: CallRegistry, slots: int, may_dial: Callable[[], bool],
                  check: CheckEligibility, worker: str, policy: Policy | None = None,
-                 lease_s: float = 120.0) -> None:
+                 lease_s: float = 120.0, script: str | None = None) -> None:
         self.campaign_id = campaign_id
         self._dialer = dialer
         self._targets = targets
@@ -60,6 +60,7 @@ class CampaignRunner:
         self._check = check
         self._worker = worker
         self._lease_s = lease_s
+        self._script = script
         self.policy: Policy = policy if policy is not None else Progressive()
         self._live = LiveState(slots)
         self._mine: dict[str, CallSession] = {}
@@ -111,7 +112,8 @@ class CampaignRunner:
 
         try:
             session = await self._dialer.dial(
-                DialRequest(target.debtor_id, phone_id, target.campaign_id), prepare=link)
+                DialRequest(target.debtor_id, phone_id, target.campaign_id, self._script),
+                prepare=link)
         except Exception:
             await self._targets.release(target.id)
             raise

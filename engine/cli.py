@@ -106,10 +106,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(settings: Settings, config: Path | None) -> int:
+    from engine.bot import BotSetupError
     from engine.daemon import Daemon
 
     try:
         return asyncio.run(Daemon(settings, config).run())
+    except BotSetupError as exc:
+        print(f"huilong: voice bot: {exc}", file=sys.stderr)
+        return 2
     except asyncio.CancelledError:
         print("huilong: forced exit", file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from db.attempts import AttemptRepository
+from db.bot import BotRepository
 from db.crypto import load_or_create_keyfile
 from db.debtors import DebtorRepository
 from db.errors import DbError
@@ -32,6 +33,7 @@ from engine.ami import AmiClient
 from engine.ari.client import AriRest
 from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
+from engine.bot import BotFlows, prepare_bot
 from engine.campaign import CampaignRunner, CheckEligibility, always_first_number
 from engine.dialer import Dialer, reconcile, recover_orphans, route_event
 from engine.eligibility import EligibilityChecker
@@ -94,6 +96,11 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         runner = None
+        bot = None
+        if self.settings.bot.enabled:
+            # Before anything connects: a bad model, script or sounds folder stops here.
+            bot = await prepare_bot(self.settings.bot, self.settings.ari.app,
+                                    self.settings.dial.max_call_s)
         try:
             async with asyncio.TaskGroup() as tasks:
                 runner, self.http_port = await start_site(
@@ -109,6 +116,9 @@ class Daemon:
                 self._dialer = Dialer(self.settings, self.registry, AttemptRepository(self.pool),
                                       DebtorRepository(self.pool, cipher),
                                       lambda: self.ari.rest, tasks)
+                if bot is not None:
+                    self._dialer.bot = BotFlows(bot, BotRepository(self.pool, cipher),
+                                                lambda: self.ari.rest)
                 tasks.create_task(self._schedule_campaigns(tasks), name="campaigns")
                 self.ready.set()
                 self.notifier.ready(f"running on :{self.http_port}")
@@ -210,8 +220,15 @@ class Daemon:
         except KeyError as exc:
             log.error("campaign %d not started: %s", campaign_id, exc)
             return
+        script = settings.get("script")
+        if script is not None and (self._dialer.bot is None
+                                   or not self._dialer.bot.has_script(script)):
+            log.error("campaign %d not started: script %r needs the voice bot ([bot] enabled) "
+                      "and a script pack of that name", campaign_id, script)
+            return
         runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry, slots,
-                                self._may_dial, self.check_eligibility, self.worker, policy)
+                                self._may_dial, self.check_eligibility, self.worker, policy,
+                                script=script)
         self.runners[campaign_id] = runner
         try:
             await runner.run()

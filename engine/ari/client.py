@@ -85,6 +85,42 @@ class AriRest:
     async def ping(self) -> None:
         await self._call("ping", lambda: self._api.asterisk.ping())
 
+    # -- media: what the voice bot needs (ari_apps.bot.flow.MediaControl) -------------
+
+    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str) -> None:
+        await self._call("snoop", lambda: self._api.channels.snoopChannelWithId(
+            channelId=channel_id, snoopId=snoop_id, app=app, spy=spy, whisper="none"))
+
+    async def external_media(self, channel_id: str, app: str, host: str, fmt: str) -> None:
+        await self._call("external media", lambda: self._api.channels.externalMedia(
+            channelId=channel_id, app=app, external_host=host, format=fmt,
+            encapsulation="rtp", transport="udp", direction="both"))
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        await self._call("create bridge", lambda: self._api.bridges.createWithId(
+            bridgeId=bridge_id, type="mixing"))
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        await self._call("add to bridge", lambda: self._api.bridges.addChannel(
+            bridgeId=bridge_id, channel=",".join(channel_ids)))
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self._call("destroy bridge", lambda: self._api.bridges.destroy(
+            bridgeId=bridge_id))
+
+    async def play(self, channel_id: str, playback_id: str, media: str) -> None:
+        await self._call("play", lambda: self._api.channels.playWithId(
+            channelId=channel_id, playbackId=playback_id, media=media))
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self._call("stop playback", lambda: self._api.playbacks.stop(
+            playbackId=playback_id))
+
+    async def record(self, channel_id: str, name: str, max_s: int) -> None:
+        await self._call("record", lambda: self._api.channels.record(
+            channelId=channel_id, name=name, format="wav", ifExists="overwrite",
+            maxDurationSeconds=max_s, beep=False, terminateOn="none"))
+
 
 def _translate(what: str, exc: httpx.HTTPStatusError) -> Exception:
     status = exc.response.status_code

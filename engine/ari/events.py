@@ -20,6 +20,12 @@ class AriChannel(BaseModel):
     name: str = ""
 
 
+class AriPlayback(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    state: str = ""
+
+
 class AriEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: str
@@ -30,6 +36,7 @@ class AriEvent(BaseModel):
     cause: int | None = None
     cause_txt: str | None = None
     args: list[str] = []
+    playback: AriPlayback | None = None
 
     @field_validator("timestamp", mode="before")
     @classmethod

@@ -190,7 +190,8 @@ class Instance:
         if etc.exists():
             shutil.rmtree(etc)
         etc.mkdir(parents=True)
-        for sub in ("run", "log", "spool", "db", "keys", "cache", "sounds"):
+        # spool/recording: ARI records there and Asterisk does not create it.
+        for sub in ("run", "log", "spool/recording", "db", "keys", "cache", "sounds"):
             self.host_dir(sub).mkdir(parents=True, exist_ok=True)
         for source in sources:
             files = sorted(source.glob("*.conf")) if source.is_dir() else [source]

@@ -46,6 +46,16 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class AwaitPrompt:
+    """The person waits for the caller to speak and then fall silent (they listen to a
+    prompt before answering): `WaitForNoise` then `WaitForSilence`. With `silence_s`
+    None they only wait for the prompt to start (to talk over it)."""
+
+    silence_s: float | None = 1.2
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """One simulated debtor line.
 
@@ -59,7 +69,7 @@ class Scenario:
     number: str
     network: Network
     ring_s: float | None = 1.0
-    script: tuple[Say | Pause, ...] = field(default_factory=tuple)
+    script: tuple[Say | Pause | AwaitPrompt, ...] = field(default_factory=tuple)
     hold_s: float | None = 0.0
 
     def __post_init__(self) -> None:
@@ -153,6 +163,12 @@ def _steps(scenario: Scenario, sound_for: callable) -> list[str]:  # type: ignor
             for item in script:
                 if isinstance(item, Pause):
                     steps.append(f"Wait({_seconds(item.seconds)})")
+                elif isinstance(item, AwaitPrompt):
+                    timeout = _seconds(item.timeout_s)
+                    steps.append(f"WaitForNoise(150,1,{timeout})")
+                    if item.silence_s is not None:
+                        silence_ms = int(item.silence_s * 1000)
+                        steps.append(f"WaitForSilence({silence_ms},1,{timeout})")
                 else:
                     steps.append(f"Playback({sound_for(item)})")
             if scenario.network is Network.MACHINE:

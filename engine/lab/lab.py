@@ -119,6 +119,18 @@ class Lab:
             return url
         return self.postgres.dsn
 
+    def bot_settings(self) -> dict[str, object]:
+        """[bot] settings for a daemon beside this lab's PBX: prompts go to the PBX's
+        sounds folder (written on the host, played by its in-chroot name), and
+        recordings land in its spool."""
+        pbx = self.pbx
+        return {
+            "enabled": True,
+            "sounds_dir": str(pbx.host_dir("sounds")),
+            "sounds_view": pbx.view("sounds"),
+            "recordings_view": pbx.view("spool") + "/recording",
+        }
+
     # -- commands ---------------------------------------------------------------------
 
     def provision(self) -> AsteriskHost:

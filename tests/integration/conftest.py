@@ -59,7 +59,10 @@ def _wait_no_channels(instance) -> None:
     while count and time.monotonic() < deadline:
         time.sleep(0.1)
         count = instance.channel_count()
-    assert count == 0, f"{count} channels left in Asterisk '{instance.name}' after the test"
+    if count:
+        listing = instance.cli("core show channels concise")
+        raise AssertionError(f"{count} channels left in Asterisk '{instance.name}' after the "
+                             f"test:\n{listing}")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,19 +49,22 @@ class Loaded:
 
 
 async def load_campaign(pool: asyncpg.Pool, settings: Settings, scenarios: list[Scenario],
-                        *, name: str, start: bool = True) -> Loaded:
-    """One debtor per scenario (phone +<number>), all targets of one campaign."""
+                        *, name: str, start: bool = True,
+                        options: dict[str, object] | None = None) -> Loaded:
+    """One debtor per scenario (phone +<number>), all targets of one campaign; `options`
+    are added to the campaign's settings (e.g. the bot's script)."""
     debtors = DebtorRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
     campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
     # No country rule pack: these tests are about the telephony, at any hour of any day.
-    campaign_id = await campaigns.create(name, "hold", {"packs": []})
+    campaign_id = await campaigns.create(name, "hold", {"packs": [], **(options or {})})
     by_number = {}
     for scenario in scenarios:
         debtor_id = await debtors.upsert_debtor(
             external_id=f"T-{scenario.number}", name="测试 用户", phones=[f"+{scenario.number}"],
             timezone="Asia/Shanghai",
             debts=[DebtInput(account_ref="L1", principal=Decimal("100.00"),
-                             amount_due=Decimal("100.00"))])
+                             amount_due=Decimal("100.00"), overdue_days=30,
+                             due_date=date.today() - timedelta(days=30))])
         phone = (await debtors.phones_of(debtor_id))[0]
         await targets.add(campaign_id, debtor_id, phone.id)
         by_number[scenario.number] = debtor_id

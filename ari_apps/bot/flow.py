@@ -1,0 +1,385 @@
+"""The voice bot's side of an answered call: media set-up, the dialogue, tear-down.
+
+Media: a snoop channel that hears only the debtor (`spy=in`) is bridged with an
+ExternalMedia channel sending slin16 RTP to a UDP port of ours, so our own prompts never
+reach the recogniser (no echo to cancel). Prompts play on the debtor's channel. A second
+snoop (`spy=both`) is recorded through ARI as the call's evidence.
+
+Two tasks per call, in the call's task group: the audio task (RTP → endpointing →
+Vosk, timers for the silence that arrives as no packets at all) and the conversation
+task (the pure `Dialogue`'s commands carried out). They talk through one queue of
+signals; urgent ones (speech during a prompt) stop the prompt at once (barge-in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ari_apps.bot.dialogue import CallFacts, Dialogue, HandOff, HangUp, Listen, Say
+from ari_apps.bot.prompts import PromptCache
+from ari_apps.bot.script import Script
+from db.bot import DebtorFacts, OutcomeRecord
+from stt.endpoint import EndpointConfig, Endpointer, NoInput, SpeechStarted, UtteranceEnded
+from stt.intake import RtpIntake, open_intake
+from stt.ports import PortPool
+from stt.recognizer import SpeechModel, Stream
+
+log = logging.getLogger(__name__)
+
+SETUP_TIMEOUT_S = 10.0
+PROMPT_TIMEOUT_S = 60.0
+LISTEN_GRACE_S = 5.0  # beyond the endpointer's own timers, before giving up on a turn
+FOLLOW_UP_HOUR = 18
+FLUSH_AFTER_S = 0.08  # a promise is checked the evening of its date, debtor's time
+
+
+class MediaControl(Protocol):
+    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str) -> None: ...
+    async def external_media(self, channel_id: str, app: str, host: str, fmt: str) -> None: ...
+    async def create_bridge(self, bridge_id: str) -> None: ...
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
+    async def play(self, channel_id: str, playback_id: str, media: str) -> None: ...
+    async def stop_playback(self, playback_id: str) -> None: ...
+    async def record(self, channel_id: str, name: str, max_s: int) -> None: ...
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+
+
+class BotStore(Protocol):
+    async def record_turn(self, attempt_id: uuid.UUID, seq: int, node: str, prompt: str | None,
+                          heard: str | None, intent: str | None, at: datetime) -> None: ...
+    async def set_recording(self, attempt_id: uuid.UUID, path: str) -> None: ...
+    async def record_outcome(self, attempt_id: uuid.UUID, facts: DebtorFacts, script: str,
+                             outcome: OutcomeRecord) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    app: str
+    rtp_host: str
+    end_silence_s: float = 0.8
+    no_input_s: float = 5.0
+    max_call_s: int = 300
+    recordings_view: str = ""  # where Asterisk writes recordings, as Asterisk names it
+    payment_channels: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BotServices:
+    """Process-wide parts every bot call shares."""
+
+    config: BotConfig
+    speech: SpeechModel
+    ports: PortPool
+    prompts: PromptCache
+    store: BotStore | None  # None until the database is open
+    scripts: dict[str, Script]  # by name ("ko", "zh", ...)
+
+
+# -- signals from the audio task and the event reader to the conversation ------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Silent:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _CallerSpeaking:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFinished:
+    playback_id: str
+
+
+_Signal = _Heard | _Silent | _CallerSpeaking | PlaybackFinished
+
+
+class BotCall:
+    def __init__(self, services: BotServices, media: Callable[[], MediaControl | None],
+                 attempt_id: uuid.UUID, facts: DebtorFacts, script_name: str) -> None:
+        self._services = services
+        self._media = media
+        self.attempt_id = attempt_id
+        self.channel_id = str(attempt_id)
+        self._facts = facts
+        self._script_name = script_name
+        self._signals: asyncio.Queue[_Signal] = asyncio.Queue()
+        self._audio: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=500)
+        config = services.config
+        self._endpointer = Endpointer(EndpointConfig(end_silence_s=config.end_silence_s,
+                                                     no_input_s=config.no_input_s))
+        self._stream: Stream | None = None
+        self._intake: RtpIntake | None = None
+        self._recognising = False
+        self._playing: str | None = None
+        self._barge_in = False
+        self._seq = 0
+        self._playbacks = 0
+        self.dialogue: Dialogue | None = None
+
+    # -- called by the event reader: never awaits ------------------------------------
+
+    def deliver(self, signal: PlaybackFinished) -> None:
+        self._signals.put_nowait(signal)
+
+    # -- the call --------------------------------------------------------------------
+
+    def _store(self) -> BotStore:
+        store = self._services.store
+        if store is None:
+            raise RuntimeError("the bot has no database yet")
+        return store
+
+    def _ari(self) -> MediaControl:
+        ari = self._media()
+        if ari is None:
+            raise ConnectionError("ARI is not connected")
+        return ari
+
+    async def run(self) -> None:
+        """Until the dialogue ends (the bot hangs up) or the task is cancelled (the caller
+        hung up). Tear-down and the outcome are written either way."""
+        services = self._services
+        script = services.scripts[self._script_name]
+        zone = ZoneInfo(self._facts.timezone)
+        local_now = datetime.now(zone)
+        self.dialogue = Dialogue(script, CallFacts(
+            name=self._facts.name, amount_due=self._facts.amount_due,
+            currency=self._facts.currency, due_date=self._facts.due_date,
+            days_overdue=self._facts.overdue_days,
+            payment_channels=services.config.payment_channels,
+            today=local_now.date(), now=local_now))
+        port = services.ports.acquire()
+        base = self.channel_id
+        snoop_id, em_id, rec_id, bridge_id = (f"{base}-in", f"{base}-em", f"{base}-rec",
+                                              f"{base}-br")
+        transport = None
+        try:
+            transport, self._intake = await open_intake(
+                services.config.rtp_host, port, self._on_audio, label=f"call {base}")
+            self._stream = services.speech.stream()
+            ari = self._ari()
+            async with asyncio.timeout(SETUP_TIMEOUT_S):
+                await ari.create_bridge(bridge_id)
+                await ari.snoop(base, snoop_id, services.config.app, "in")
+                await ari.external_media(em_id, services.config.app,
+                                         f"{services.config.rtp_host}:{port}", "slin16")
+                await ari.add_to_bridge(bridge_id, [snoop_id, em_id])
+                await ari.snoop(base, rec_id, services.config.app, "both")
+                await ari.record(rec_id, base, services.config.max_call_s)
+            await self._store().set_recording(
+                self.attempt_id, f"{services.config.recordings_view}/{base}.wav")
+            async with asyncio.TaskGroup() as tasks:
+                audio = tasks.create_task(self._audio_loop(), name=f"bot-audio-{base}")
+                await self._converse(self.dialogue)
+                audio.cancel()
+        finally:
+            if transport is not None:
+                transport.close()
+            if self._intake is not None:
+                log.info("call %s: %d RTP packets in, %d dropped as malformed", base,
+                         self._intake.packets, self._intake.garbage)
+            await asyncio.shield(self._tear_down(port, [snoop_id, em_id, rec_id], bridge_id))
+            await asyncio.shield(self._save_outcome(zone))
+
+    async def _tear_down(self, port: int, channel_ids: list[str], bridge_id: str) -> None:
+        ari = self._media()
+        if ari is not None:
+            for channel_id in channel_ids:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(5):
+                        await ari.hangup(channel_id)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await ari.destroy_bridge(bridge_id)
+        self._services.ports.release(port)
+
+    async def _save_outcome(self, zone: ZoneInfo) -> None:
+        if self.dialogue is None:
+            return
+        if not self.dialogue.finished:
+            self.dialogue.caller_hung_up()
+        outcome = self.dialogue.outcome
+        follow_up = None
+        if outcome.promise_date is not None:
+            follow_up = _evening_of(outcome.promise_date, zone)
+        try:
+            await self._store().record_outcome(
+                self.attempt_id, self._facts, self._script_name,
+                OutcomeRecord(kind=outcome.kind, identity=outcome.identity,
+                              promise_amount=outcome.promise_amount,
+                              promise_date=outcome.promise_date,
+                              callback_at=outcome.callback_at, follow_up_at=follow_up))
+        except Exception:
+            log.exception("call %s: could not store the bot's outcome", self.channel_id)
+        log.info("call %s: bot outcome %s", self.channel_id, outcome.kind)
+
+    # -- conversation ------------------------------------------------------------------
+
+    async def _converse(self, dialogue: Dialogue) -> None:
+        commands = dialogue.start()
+        while commands:
+            next_commands: list[object] = []
+            for index, command in enumerate(commands):
+                match command:
+                    case Say():
+                        upcoming = commands[index + 1] if index + 1 < len(commands) else None
+                        await self._say(command, upcoming)
+                    case Listen():
+                        next_commands = await self._listen(dialogue, command)
+                    case HangUp(reason=reason) | HandOff(reason=reason):
+                        log.info("call %s: bot ends the call (%s)", self.channel_id, reason)
+                        with contextlib.suppress(Exception):
+                            await self._ari().hangup(self.channel_id)
+                        return
+            commands = next_commands  # type: ignore[assignment]
+
+    async def _say(self, say: Say, upcoming: object) -> None:
+        ari = self._ari()
+        language = self._services.scripts[self._script_name].language
+        media = await self._services.prompts.media_for(say.text, language)
+        await self._record_turn(say.node, prompt=say.text)
+        if isinstance(upcoming, Listen) and say.barge_in:
+            # Recognise during the prompt with the next node's grammar: a caller who
+            # answers early is heard, and their speech stops the prompt.
+            await self._prepare_recognition(upcoming.grammar)
+        self._playbacks += 1
+        playback_id = f"{self.channel_id}-pb{self._playbacks}"
+        self._barge_in = say.barge_in and isinstance(upcoming, Listen)
+        self._playing = playback_id
+        try:
+            await ari.play(self.channel_id, playback_id, media)
+            async with asyncio.timeout(PROMPT_TIMEOUT_S):
+                while True:
+                    signal = await self._signals.get()
+                    if isinstance(signal, PlaybackFinished) and signal.playback_id == playback_id:
+                        return
+                    if isinstance(signal, _CallerSpeaking) and self._barge_in:
+                        log.info("call %s: caller spoke during the prompt; stopping it",
+                                 self.channel_id)
+                        with contextlib.suppress(Exception):
+                            await ari.stop_playback(playback_id)
+                        await self._record_turn(say.node, intent="barge_in")
+                        return
+                    if isinstance(signal, _Heard):
+                        # A whole answer during the prompt: keep it for the listen.
+                        self._signals.put_nowait(signal)
+                        with contextlib.suppress(Exception):
+                            await ari.stop_playback(playback_id)
+                        return
+        finally:
+            self._playing = None
+
+    async def _prepare_recognition(self, grammar: list[str]) -> None:
+        stream = self._stream
+        assert stream is not None
+        known = [p for p in grammar if not self._services.speech.missing_words([p])]
+        await stream.set_grammar(known or None)
+        self._recognising = True
+
+    async def _listen(self, dialogue: Dialogue, listen: Listen) -> list[object]:
+        if not self._recognising:
+            await self._prepare_recognition(listen.grammar)
+        endpointer = self._endpointer
+        endpointer.config = replace(endpointer.config, no_input_s=listen.no_input_s)
+        endpointer.start_listening(asyncio.get_running_loop().time())
+        try:
+            async with asyncio.timeout(listen.no_input_s + 20 + LISTEN_GRACE_S):
+                while True:
+                    signal = await self._signals.get()
+                    if isinstance(signal, _Heard):
+                        log.debug("call %s: heard %d words at %s", self.channel_id,
+                                  len(signal.text.split()), listen.node)
+                        commands = dialogue.heard(signal.text)
+                        turn = dialogue.outcome.turns[-1] if dialogue.outcome.turns else None
+                        await self._record_turn(listen.node, heard=signal.text,
+                                                intent=turn.intent if turn else None)
+                        return list(commands)
+                    if isinstance(signal, _Silent):
+                        await self._record_turn(listen.node, heard=None, intent="no_input")
+                        return list(dialogue.no_input())
+        except TimeoutError:
+            return list(dialogue.no_input())
+        finally:
+            endpointer.stop_listening()
+            self._recognising = False
+
+    async def _record_turn(self, node: str, prompt: str | None = None, heard: str | None = None,
+                           intent: str | None = None) -> None:
+        self._seq += 1
+        try:
+            await self._store().record_turn(self.attempt_id, self._seq, node, prompt,
+                                                   heard, intent, datetime.now().astimezone())
+        except Exception:
+            log.exception("call %s: could not store turn %d", self.channel_id, self._seq)
+
+    # -- audio -----------------------------------------------------------------------
+
+    def _on_audio(self, pcm: bytes, at: float) -> None:
+        """From the datagram callback: queue, never block; a stalled consumer drops."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self._audio.put_nowait((pcm, at))
+
+    async def _audio_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        endpointer = self._endpointer
+        stream = self._stream
+        assert stream is not None
+        last_packet = loop.time()
+        while True:
+            deadline = endpointer.next_deadline()
+            if self._intake is not None and self._intake.held:
+                # Packets held for reordering wait no longer than this once RTP pauses.
+                flush_at = last_packet + FLUSH_AFTER_S
+                deadline = flush_at if deadline is None else min(deadline, flush_at)
+            try:
+                timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                async with asyncio.timeout(timeout):
+                    pcm, at = await self._audio.get()
+            except TimeoutError:
+                if self._intake is not None and self._intake.held:
+                    self._intake.flush()  # lands in the queue; read on the next turn
+                await self._on_events(endpointer.tick(loop.time()), stream)
+                continue
+            last_packet = at
+            events = endpointer.feed(pcm, at)
+            if self._recognising:
+                await stream.accept(pcm)
+            await self._on_events(events, stream)
+
+    async def _on_events(self, events: Sequence[object], stream: Stream) -> None:
+        for event in events:
+            match event:
+                case SpeechStarted():
+                    if self._playing is not None and self._barge_in:
+                        self._signals.put_nowait(_CallerSpeaking())
+                case UtteranceEnded():
+                    if self._recognising:
+                        heard = await stream.finish()
+                        self._signals.put_nowait(_Heard(heard.text))
+                case NoInput():
+                    self._signals.put_nowait(_Silent())
+                case _:  # UtteranceTooLong: take what was heard so far
+                    if self._recognising:
+                        heard = await stream.finish()
+                        self._signals.put_nowait(_Heard(heard.text))
+
+
+def _evening_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, datetime.min.time(), zone) + timedelta(hours=FOLLOW_UP_HOUR)
