@@ -12,7 +12,7 @@ import asyncio
 import csv
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from db.attempts import AttemptRepository
@@ -21,9 +21,9 @@ from db.crypto import load_or_create_keyfile
 from db.pool import create_pool
 from db.targets import TargetRepository
 from engine.daemon import Daemon
-from engine.lab.carrier import Network, Pause, Say, Scenario
+from engine.lab.carrier import AwaitPrompt, Network, Pause, Say, Scenario
 from engine.lab.lab import Lab
-from engine.settings import Settings
+from engine.settings import BotSettings, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,29 @@ BEHAVIOURS: tuple[tuple[Network, float | None, tuple[Say | Pause, ...], str], ..
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙")
 
 
+# Debtors the voice bot talks to (script `ko`: the small Korean model runs offline):
+# what they say after each prompt, and the outcome the bot should record.
+BOT_BEHAVIOURS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("네", "금요일"), "promise"),
+    (("네", "없어요"), "hardship"),
+    ((), "no_response"),
+)
+
+
+def bot_debtors() -> list[DemoDebtor]:
+    debtors = []
+    for i, (answers, expected) in enumerate(BOT_BEHAVIOURS):
+        digits = f"86139{i + 1:08d}"
+        script: list[AwaitPrompt | Say] = []
+        for answer in answers:
+            script += [AwaitPrompt(), Say(answer, voice="ko")]
+        scenario = Scenario(digits, Network.ANSWER, ring_s=1, script=tuple(script),
+                            hold_s=None)
+        debtors.append(DemoDebtor(f"DEMO-B{i + 1:03d}", f"{SURNAMES[i]}女士", f"+{digits}",
+                                  scenario, expected))
+    return debtors
+
+
 def demo_debtors(count: int) -> list[DemoDebtor]:
     debtors = []
     for i in range(count):
@@ -70,18 +93,23 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
     if status.pbx is None or status.carrier is None:
         print("the lab is not running: `huilong lab up` (or `make demo`) first", file=sys.stderr)
         return 1
-    people = demo_debtors(debtors)
-    lab.carrier.apply([p.scenario for p in people])
+    people, talkers = demo_debtors(debtors), bot_debtors()
+    lab.carrier.apply([p.scenario for p in people + talkers])
     pool = await create_pool(lab.database_url())
     try:
-        campaign_id = await _load(pool, settings, people)
+        campaign_id, bot_campaign_id = await _load(pool, settings, people, talkers)
         settings.http.port = 0
+        settings.bot = BotSettings(**lab.bot_settings())
         daemon = Daemon(settings)
         daemon_task = asyncio.create_task(daemon.run(), name="daemon")
         await _show_progress(pool, campaign_id, len(people), daemon_task)
+        print(f"\nvoice bot campaign {bot_campaign_id}: {len(talkers)} debtors answer in Korean")
+        await _show_progress(pool, bot_campaign_id, len(talkers), daemon_task)
         daemon.request_stop()
         await daemon_task
-        return await _report(pool, campaign_id, people)
+        calls = await _report(pool, campaign_id, people)
+        conversations = await _report_bot(pool, settings, bot_campaign_id, talkers)
+        return calls or conversations
     finally:
         await pool.close()
 
@@ -107,18 +135,22 @@ def write_portfolio(path: Path, people: list[DemoDebtor], zone: str) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["external_id", "name", "phone", "amount_due", "currency",
-                         "overdue_days", "on_time_ratio", "broken_promises", "credit_rating",
-                         "timezone", "branch"])
+                         "overdue_days", "due_date", "on_time_ratio", "broken_promises",
+                         "credit_rating", "timezone", "branch"])
+        today = datetime.now(UTC).date()
         for i, person in enumerate(people):
             days, amount, ratio, broken, rating = PROFILES[i % len(PROFILES)]
+            due = today - timedelta(days=days)
             writer.writerow([person.external_id, person.name, person.e164, amount, "CNY", days,
-                             ratio, broken, rating, zone, "demo"])
-        writer.writerow(["DEMO-BAD1", "错号码", "12345", "100.00", "CNY", 5, "", 0, "", zone, ""])
-        writer.writerow(["DEMO-BAD2", "负金额", "+8613800009999", "-5", "CNY", 5, "", 0, "",
+                             due.isoformat(), ratio, broken, rating, zone, "demo"])
+        writer.writerow(["DEMO-BAD1", "错号码", "12345", "100.00", "CNY", 5, "", "", 0, "", zone,
+                         ""])
+        writer.writerow(["DEMO-BAD2", "负金额", "+8613800009999", "-5", "CNY", 5, "", "", 0, "",
                          zone, ""])
 
 
-async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:
+async def _load(pool, settings: Settings, people: list[DemoDebtor],
+                talkers: list[DemoDebtor]) -> tuple[int, int]:
     from db.segments import resegment
     from engine.portfolio.importer import import_debtors
     from engine.segmentation.rules import load_rules
@@ -127,7 +159,7 @@ async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     portfolio = folder / f"debtors-{now:%Y%m%d-%H%M%S}.csv"
-    write_portfolio(portfolio, people, zone_at_local_hour(11, now))
+    write_portfolio(portfolio, people + talkers, zone_at_local_hour(11, now))
     report = await import_debtors(pool, load_or_create_keyfile(settings.pii.keyfile), portfolio,
                                   rejects_path=portfolio.with_suffix(".rejects.csv"))
     await resegment(pool, load_rules().assign, report.changed_debtor_ids)
@@ -137,7 +169,7 @@ async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:
     rows = await pool.fetch(
         "SELECT id, external_id, segment, strategy, priority FROM debtors "
         "WHERE external_id = ANY($1::text[]) ORDER BY priority DESC, external_id",
-        [p.external_id for p in people])
+        [p.external_id for p in people + talkers])
     print(f"\n{'debtor':10} {'segment':24} {'strategy':12} {'priority':>9}")
     for row in rows:
         print(f"{row['external_id']:10} {row['segment']:24} {row['strategy']:12} "
@@ -145,16 +177,20 @@ async def _load(pool, settings: Settings, people: list[DemoDebtor]) -> int:
     campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
     # CN rules (calling hours, caps) apply; public holidays are ignored so the demo
     # runs any day of the year.
-    campaign_id = await campaigns.create(
-        f"demo-{now:%Y%m%d-%H%M%S}", "hold",
-        {"packs": ["CN"], "pack_overrides": {"CN": {"avoid_holidays": False}}})
+    rules = {"packs": ["CN"], "pack_overrides": {"CN": {"avoid_holidays": False}}}
+    campaign_id = await campaigns.create(f"demo-{now:%Y%m%d-%H%M%S}", "hold", rules)
+    bot_campaign_id = await campaigns.create(f"demo-bot-{now:%Y%m%d-%H%M%S}", "bot",
+                                             {**rules, "script": "ko"})
+    bot_ids = {p.external_id for p in talkers}
     for row in rows:
         phone = await pool.fetchval("SELECT id FROM debtor_phones WHERE debtor_id = $1 "
                                     "ORDER BY rank LIMIT 1", row["id"])
-        await targets.add(campaign_id, row["id"], phone, row["priority"])
+        target = bot_campaign_id if row["external_id"] in bot_ids else campaign_id
+        await targets.add(target, row["id"], phone, row["priority"])
     await campaigns.set_status(campaign_id, "running")
-    print(f"\ncampaign {campaign_id}: {len(rows)} debtors, highest priority first")
-    return campaign_id
+    await campaigns.set_status(bot_campaign_id, "running")
+    print(f"\ncampaign {campaign_id}: {len(rows) - len(talkers)} debtors, highest priority first")
+    return campaign_id, bot_campaign_id
 
 
 async def _show_progress(pool, campaign_id: int, total: int, daemon_task: asyncio.Task) -> None:
@@ -208,6 +244,33 @@ async def _report(pool, campaign_id: int, people: list[DemoDebtor]) -> int:
     print(f"\n{len(rows)} calls placed through the PBX and the carrier; "
           f"{len(rows) - mismatches} outcomes as expected, {mismatches} not")
     return 0 if mismatches == 0 and len(rows) == len(people) else 1
+
+
+async def _report_bot(pool, settings: Settings, campaign_id: int,
+                      talkers: list[DemoDebtor]) -> int:
+    from db.bot import BotRepository
+
+    bot = BotRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
+    rows = await pool.fetch(
+        """SELECT t.attempt_id, d.external_id, o.kind, o.promise_date, a.recording
+           FROM campaign_targets t JOIN debtors d ON d.id = t.debtor_id
+           LEFT JOIN call_outcomes o ON o.attempt_id = t.attempt_id
+           LEFT JOIN attempts a ON a.id = t.attempt_id
+           WHERE t.campaign_id = $1 ORDER BY d.external_id""", campaign_id)
+    expected = {p.external_id: p.expected for p in talkers}
+    print(f"\n{'debtor':10} {'debtor said':18} {'bot outcome':12} {'promised for':12}  check")
+    mismatches = 0
+    for row in rows:
+        heard = [t.heard or "(silence)" for t in await bot.turns(row["attempt_id"])
+                 if t.prompt is None]
+        ok = row["kind"] == expected[row["external_id"]]
+        mismatches += not ok
+        print(f"{row['external_id']:10} {' | '.join(heard):18} {row['kind'] or '-':12} "
+              f"{row['promise_date'] or '-'!s:12}  "
+              f"{'ok' if ok else 'expected ' + expected[row['external_id']]}")
+    print(f"\n{len(rows)} bot conversations (transcripts encrypted, recordings in the PBX's "
+          f"spool); {len(rows) - mismatches} outcomes as expected, {mismatches} not")
+    return 0 if mismatches == 0 and len(rows) == len(talkers) else 1
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> str:

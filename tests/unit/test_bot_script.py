@@ -382,3 +382,18 @@ def test_script_error_prefixes_every_line(tmp_path: Path) -> None:
     error = ScriptError(tmp_path / "ko.yaml", "nodes.a.say: x\nnodes.b.say: y")
     assert str(error) == "ko.yaml: nodes.a.say: x\nko.yaml: nodes.b.say: y"
     assert error.path.name == "ko.yaml"
+
+
+def test_a_stray_brace_is_a_script_error_naming_the_prompt(tmp_path):
+    from pathlib import Path
+
+    from ari_apps.bot.script import ScriptError, load_script
+
+    shipped = Path(__file__).resolve().parents[2] / "ari_apps" / "bot" / "scripts" / "en.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    start = text.index("say:", text.index("nodes:"))
+    broken = text[: start + 4] + ' "}"' + text[text.index("\n", start):]
+    (tmp_path / "en.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(ScriptError) as caught:
+        load_script(tmp_path / "en.yaml")
+    assert "en.yaml: nodes." in str(caught.value) and ".say: Single '}'" in str(caught.value)
