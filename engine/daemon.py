@@ -215,16 +215,19 @@ class Daemon:
         assert self._dialer is not None
         slots = self.settings.dial.max_concurrent_calls
         settings = await targets.campaign_settings(campaign_id)
+        script = settings.get("script")
+        if script is not None:
+            if self._dialer.bot is None or not self._dialer.bot.has_script(script):
+                log.error("campaign %d not started: script %r needs the voice bot ([bot] "
+                          "enabled) and a script pack of that name", campaign_id, script)
+                return
+            # For a bot campaign the "agents" the pacing serves are bot slots: bounded by
+            # the trunk (max_concurrent_calls) and by what the recogniser can serve.
+            slots = min(slots, self.settings.bot.max_calls)
         try:
             policy = self.policy_for(settings, slots)
         except KeyError as exc:
             log.error("campaign %d not started: %s", campaign_id, exc)
-            return
-        script = settings.get("script")
-        if script is not None and (self._dialer.bot is None
-                                   or not self._dialer.bot.has_script(script)):
-            log.error("campaign %d not started: script %r needs the voice bot ([bot] enabled) "
-                      "and a script pack of that name", campaign_id, script)
             return
         runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry, slots,
                                 self._may_dial, self.check_eligibility, self.worker, policy,

@@ -111,6 +111,9 @@ class BotSettings(_Section):
     rtp_host: str = "127.0.0.1"
     rtp_port_first: int = Field(default=40000, ge=1024, le=65535)
     rtp_port_last: int = Field(default=40999, ge=1024, le=65535)
+    # Bot calls at once, whatever the trunk allows: the speech recogniser's capacity
+    # (grammar-mode decoding costs ~0.04 of a core per call, free speech ~0.33).
+    max_calls: int = Field(default=20, ge=1, le=1000)
     end_silence_s: float = Field(default=0.8, ge=0.2, le=3.0)
     no_input_s: float = Field(default=5.0, ge=1.0, le=30.0)
     payment_channels: str = ""

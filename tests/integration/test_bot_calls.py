@@ -32,11 +32,13 @@ def coming_friday(today: date) -> date:
 async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool):
     """Steps: a bot campaign (shipped script `ko`) calls three simulated debtors at once:
     one says "네" then "금요일", one "네" then "없어요", one stays silent.
-    Expected: a promise dated the coming Friday (full amount, follow-up that evening);
+    The bot may serve two calls at once (`max_calls`, the recogniser's capacity).
+    Expected: never more than two calls up at a time;
+    a promise dated the coming Friday (full amount, follow-up that evening);
     hardship with an open agent task; the silent one re-prompted once, then ended
     politely with no_response. Every call has encrypted transcripts and a non-empty
     recording; no channel is left (the `lab` fixture checks)."""
-    settings.bot = BotSettings(**lab.bot_settings(), no_input_s=4.0)
+    settings.bot = BotSettings(**lab.bot_settings(), max_calls=2)
     lab.carrier.apply(SCENARIOS)
     loaded = await load_campaign(pool, settings, SCENARIOS, name="bot", options={"script": "ko"})
     async with running_daemon(settings):
@@ -47,6 +49,10 @@ async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool)
         for number, attempt in attempts.items()
     }
     assert all(outcomes.values()), outcomes
+    edges = sorted([(a.originated_at, 1) for a in attempts.values()]
+                   + [(a.ended_at, -1) for a in attempts.values()])
+    up = [sum(step for _, step in edges[: i + 1]) for i in range(len(edges))]
+    assert max(up) == 2, up
     bot = BotRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
 
     promise = outcomes[PROMISE]
