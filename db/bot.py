@@ -171,6 +171,8 @@ class BotRepository:
                 outcome.promise_date,
                 outcome.callback_at,
             )
+            if outcome.kind == "machine":
+                await conn.execute("UPDATE attempts SET machine = true WHERE id = $1", attempt_id)
             if outcome.identity is not None:
                 await conn.execute(
                     "UPDATE attempts SET right_party = $2 WHERE id = $1",

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ari_apps.bot.flow import BotCall, BotConfig, BotServices, MediaControl
+from ari_apps.bot.flow import BotCall
 from ari_apps.bot.prompts import PromptCache, PromptError
 from ari_apps.bot.script import Script, ScriptError, load_script
+from ari_apps.bot.services import BotConfig, BotServices, MediaControl
 from db.bot import BotRepository
 from engine.session import CallSession, Flow
 from engine.settings import BotSettings
@@ -70,7 +71,7 @@ async def prepare_bot(settings: BotSettings, app: str, max_call_s: int) -> BotSe
     config = BotConfig(app=app, rtp_host=settings.rtp_host, end_silence_s=settings.end_silence_s,
                        no_input_s=settings.no_input_s, max_call_s=max_call_s,
                        recordings_view=settings.recordings_view,
-                       payment_channels=settings.payment_channels)
+                       payment_channels=settings.payment_channels, amd=settings.amd)
     log.info("voice bot ready: model %s, scripts %s", speech.path, ", ".join(sorted(scripts)))
     return BotServices(config=config, speech=speech,
                        ports=PortPool(settings.rtp_port_first, settings.rtp_port_last),

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ari_apps.bot.flow import PlaybackFinished
+from ari_apps.bot.flow import AmdVerdict, ChannelReady, PlaybackFinished
 from db.attempts import AttemptRepository
 from db.crypto import mask_phone
 from db.debtors import DebtorRepository
@@ -140,18 +140,30 @@ def route_event(registry: CallRegistry, event: AriEvent) -> bool:
     Runs on the event reader: never awaits."""
     if event.type == "PlaybackFinished" and event.playback is not None:
         owner = registry.get(call_id_of(event.playback.id))
-        if owner is None:
-            return False
-        owner.deliver_media(PlaybackFinished(event.playback.id))
-        return True
+        if owner is not None:
+            owner.deliver_media(PlaybackFinished(event.playback.id))
+        return owner is not None
+    channel = event.channel
+    if channel is not None and channel.id != call_id_of(channel.id):
+        # A flow's helper channel (snoop, external media): its owner sets it up and tears
+        # it down; it only needs to know when the channel is in Stasis.
+        owner = registry.get(call_id_of(channel.id))
+        if owner is not None and event.type == "StasisStart":
+            owner.deliver_media(ChannelReady(channel.id))
+        return owner is not None
+    if event.type == "StasisStart" and channel is not None and event.args[:1] == ["amd"]:
+        owner = registry.get(channel.id)
+        if owner is not None:  # back from the dialplan's AMD(): the verdict is the flow's
+            status, cause = [*event.args[1:], "", ""][:2]
+            owner.deliver_media(AmdVerdict(status=status, cause=cause))
+        return owner is not None
     routed = to_call_event(event)
     if routed is None:
-        return event.channel is not None and registry.get(call_id_of(event.channel.id)) is not None
+        return channel is not None and registry.get(channel.id) is not None
     channel_id, call_event = routed
     session = registry.get(channel_id)
     if session is None:
-        # A flow's helper channel (snoop, external media): its owner tears it down.
-        return registry.get(call_id_of(channel_id)) is not None
+        return False
     session.deliver(call_event)
     return True
 

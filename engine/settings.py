@@ -117,6 +117,8 @@ class BotSettings(_Section):
     end_silence_s: float = Field(default=0.8, ge=0.2, le=3.0)
     no_input_s: float = Field(default=5.0, ge=1.0, le=30.0)
     payment_channels: str = ""
+    # The dialplan's AMD() before the bot speaks (human-first: see ari_apps/bot/flow.py).
+    amd: bool = True
 
     @model_validator(mode="after")
     def _ports_and_view(self) -> Self:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +59,16 @@ class SpeechModel:
         self._model = model
         self.path = path
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk")
+        # CPU the recognisers used (thread time), and the audio they were fed: the cost
+        # of speech recognition apart from the rest of the process.
+        self.cpu_seconds = 0.0
+        self.audio_seconds = 0.0
+        self._accounting = threading.Lock()
+
+    def _account(self, cpu: float, audio: float) -> None:
+        with self._accounting:
+            self.cpu_seconds += cpu
+            self.audio_seconds += audio
 
     @classmethod
     async def load(cls, path: Path, workers: int | None = None) -> SpeechModel:
@@ -101,15 +113,27 @@ class Stream:
 
     def __init__(self, model: SpeechModel, grammar: Sequence[str] | None) -> None:
         self._model = model
-        self._recogniser = model._recogniser(grammar)
+        # Made on first use, in the pool: a free-speech recogniser takes ~0.1 s to build,
+        # too long for the event loop, and most calls set a grammar first anyway.
+        self._grammar = grammar
+        self._recogniser: Any = None
         self._texts: list[str] = []
         self._lock = asyncio.Lock()
         self.audio_seconds = 0.0
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Any, *args: Any, audio: float = 0.0) -> Any:
+        model = self._model
+
+        def timed() -> Any:
+            start = time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                model._account(time.thread_time() - start, audio)
+
         async with self._lock:
             loop = asyncio.get_running_loop()
-            job = loop.run_in_executor(self._model.executor, fn, *args)
+            job = loop.run_in_executor(model.executor, timed)
             try:
                 return await asyncio.shield(job)
             except asyncio.CancelledError:
@@ -135,6 +159,8 @@ class Stream:
         self.audio_seconds += len(pcm_le16) / (2 * SAMPLE_RATE)
 
         def feed() -> str:
+            if self._recogniser is None:
+                self._recogniser = self._model._recogniser(self._grammar)
             if self._recogniser.AcceptWaveform(pcm_le16):
                 # Vosk's own endpointer closed a segment: keep it for `finish`.
                 done = _text(self._recogniser.Result())
@@ -144,12 +170,14 @@ class Stream:
             partial = json.loads(self._recogniser.PartialResult()).get("partial", "")
             return " ".join([*self._texts, _clean(partial)]).strip()
 
-        return str(await self._run(feed))
+        return str(await self._run(feed, audio=len(pcm_le16) / (2 * SAMPLE_RATE)))
 
     async def finish(self) -> Recognised:
         """The utterance's final text; the stream is ready for the next one."""
 
         def final() -> str:
+            if self._recogniser is None:
+                return ""
             last = _text(self._recogniser.FinalResult())
             texts = [*self._texts, last] if last else list(self._texts)
             self._recogniser.Reset()

@@ -20,68 +20,25 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ari_apps.bot.dialogue import CallFacts, Dialogue, HandOff, HangUp, Listen, Say
-from ari_apps.bot.prompts import PromptCache
-from ari_apps.bot.script import Script
+from ari_apps.bot.services import BotServices, BotStore, MediaControl
 from db.bot import DebtorFacts, OutcomeRecord
 from stt.endpoint import EndpointConfig, Endpointer, NoInput, SpeechStarted, UtteranceEnded
 from stt.intake import RtpIntake, open_intake
-from stt.ports import PortPool
-from stt.recognizer import SpeechModel, Stream
+from stt.recognizer import Stream
 
 log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT_S = 10.0
 PROMPT_TIMEOUT_S = 60.0
 LISTEN_GRACE_S = 5.0  # beyond the endpointer's own timers, before giving up on a turn
-FOLLOW_UP_HOUR = 18
-FLUSH_AFTER_S = 0.08  # a promise is checked the evening of its date, debtor's time
-
-
-class MediaControl(Protocol):
-    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str) -> None: ...
-    async def external_media(self, channel_id: str, app: str, host: str, fmt: str) -> None: ...
-    async def create_bridge(self, bridge_id: str) -> None: ...
-    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
-    async def destroy_bridge(self, bridge_id: str) -> None: ...
-    async def play(self, channel_id: str, playback_id: str, media: str) -> None: ...
-    async def stop_playback(self, playback_id: str) -> None: ...
-    async def record(self, channel_id: str, name: str, max_s: int) -> None: ...
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
-
-
-class BotStore(Protocol):
-    async def record_turn(self, attempt_id: uuid.UUID, seq: int, node: str, prompt: str | None,
-                          heard: str | None, intent: str | None, at: datetime) -> None: ...
-    async def set_recording(self, attempt_id: uuid.UUID, path: str) -> None: ...
-    async def record_outcome(self, attempt_id: uuid.UUID, facts: DebtorFacts, script: str,
-                             outcome: OutcomeRecord) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class BotConfig:
-    app: str
-    rtp_host: str
-    end_silence_s: float = 0.8
-    no_input_s: float = 5.0
-    max_call_s: int = 300
-    recordings_view: str = ""  # where Asterisk writes recordings, as Asterisk names it
-    payment_channels: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BotServices:
-    """Process-wide parts every bot call shares."""
-
-    config: BotConfig
-    speech: SpeechModel
-    ports: PortPool
-    prompts: PromptCache
-    store: BotStore | None  # None until the database is open
-    scripts: dict[str, Script]  # by name ("ko", "zh", ...)
+FOLLOW_UP_HOUR = 18  # a promise is checked the evening of its date, debtor's time
+FLUSH_AFTER_S = 0.08  # RTP paused this long: release packets held for reordering
+RECOGNISE_CHUNK_BYTES = 3200  # 100 ms of slin16
+AMD_CONTEXT = "huilong-amd"  # dialplans/extensions_huilong.conf
+AMD_TIMEOUT_S = 10.0  # amd.conf's total_analysis_time (5 s) and then some
 
 
 # -- signals from the audio task and the event reader to the conversation ------------
@@ -90,6 +47,7 @@ class BotServices:
 @dataclass(frozen=True, slots=True)
 class _Heard:
     text: str
+    speech_ended_at: float | None = None  # loop time of the last speech frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +65,31 @@ class PlaybackFinished:
     playback_id: str
 
 
-_Signal = _Heard | _Silent | _CallerSpeaking | PlaybackFinished
+@dataclass(frozen=True, slots=True)
+class AmdVerdict:
+    """What the dialplan's AMD() said: status HUMAN / MACHINE / NOTSURE / HANGUP and
+    its cause (e.g. "LONGGREETING-2000-1500", "INITIALSILENCE-2500-2500")."""
+
+    status: str
+    cause: str
+
+
+def is_machine(verdict: AmdVerdict) -> bool:
+    """Human-first: only a greeting too long or too wordy for a person counts as a
+    machine. Silence after answering (people often wait for the caller to speak), a
+    verdict of NOTSURE, or no verdict at all, all mean a person."""
+    return verdict.status == "MACHINE" and verdict.cause.startswith(("LONGGREETING", "MAXWORDS"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReady:
+    """A helper channel (snoop, external media) entered Stasis: only then may it join a
+    bridge or be recorded (ARI answers 422 "Channel not in Stasis application" before)."""
+
+    channel_id: str
+
+
+_Signal = _Heard | _Silent | _CallerSpeaking | PlaybackFinished | AmdVerdict | ChannelReady
 
 
 class BotCall:
@@ -127,15 +109,19 @@ class BotCall:
         self._stream: Stream | None = None
         self._intake: RtpIntake | None = None
         self._recognising = False
+        self._unrecognised: list[bytes] = []  # audio not yet handed to Vosk
+        self._unrecognised_bytes = 0
         self._playing: str | None = None
         self._barge_in = False
         self._seq = 0
         self._playbacks = 0
+        self._machine = False
+        self._speech_ended_at: float | None = None  # the answer a reply is owed to
         self.dialogue: Dialogue | None = None
 
     # -- called by the event reader: never awaits ------------------------------------
 
-    def deliver(self, signal: PlaybackFinished) -> None:
+    def deliver(self, signal: PlaybackFinished | AmdVerdict | ChannelReady) -> None:
         self._signals.put_nowait(signal)
 
     # -- the call --------------------------------------------------------------------
@@ -166,6 +152,7 @@ class BotCall:
             payment_channels=services.config.payment_channels,
             today=local_now.date(), now=local_now))
         port = services.ports.acquire()
+        services.stats.calls += 1
         base = self.channel_id
         snoop_id, em_id, rec_id, bridge_id = (f"{base}-in", f"{base}-em", f"{base}-rec",
                                               f"{base}-br")
@@ -175,13 +162,19 @@ class BotCall:
                 services.config.rtp_host, port, self._on_audio, label=f"call {base}")
             self._stream = services.speech.stream()
             ari = self._ari()
+            if services.config.amd and await self._answered_by_machine(ari):
+                self._machine = True
+                with contextlib.suppress(Exception):
+                    await ari.hangup(base)
+                return
             async with asyncio.timeout(SETUP_TIMEOUT_S):
                 await ari.create_bridge(bridge_id)
                 await ari.snoop(base, snoop_id, services.config.app, "in")
                 await ari.external_media(em_id, services.config.app,
                                          f"{services.config.rtp_host}:{port}", "slin16")
-                await ari.add_to_bridge(bridge_id, [snoop_id, em_id])
                 await ari.snoop(base, rec_id, services.config.app, "both")
+                await self._until_in_stasis({snoop_id, em_id, rec_id})
+                await ari.add_to_bridge(bridge_id, [snoop_id, em_id])
                 await ari.record(rec_id, base, services.config.max_call_s)
             await self._store().set_recording(
                 self.attempt_id, f"{services.config.recordings_view}/{base}.wav")
@@ -198,6 +191,34 @@ class BotCall:
             await asyncio.shield(self._tear_down(port, [snoop_id, em_id, rec_id], bridge_id))
             await asyncio.shield(self._save_outcome(zone))
 
+    async def _until_in_stasis(self, channel_ids: set[str]) -> None:
+        waiting = set(channel_ids)
+        while waiting:
+            signal = await self._signals.get()
+            if isinstance(signal, ChannelReady):
+                waiting.discard(signal.channel_id)
+
+    async def _answered_by_machine(self, ari: MediaControl) -> bool:
+        """Run the dialplan's AMD() on the call and apply the human-first policy. The
+        explicit subscription keeps the call's events (a hang-up) coming while it is in
+        the dialplan, outside Stasis."""
+        await ari.subscribe_channel(self._services.config.app, self.channel_id)
+        await ari.continue_in_dialplan(self.channel_id, AMD_CONTEXT, "s", 1)
+        try:
+            async with asyncio.timeout(AMD_TIMEOUT_S):
+                while True:
+                    signal = await self._signals.get()
+                    if isinstance(signal, AmdVerdict):
+                        break
+        except TimeoutError:
+            log.warning("call %s: no answering-machine verdict in %g s; treated as a person",
+                        self.channel_id, AMD_TIMEOUT_S)
+            return False
+        machine = is_machine(signal)
+        log.info("call %s: answering-machine check %s (%s): %s", self.channel_id,
+                 signal.status, signal.cause or "-", "machine" if machine else "person")
+        return machine
+
     async def _tear_down(self, port: int, channel_ids: list[str], bridge_id: str) -> None:
         ari = self._media()
         if ari is not None:
@@ -211,6 +232,11 @@ class BotCall:
         self._services.ports.release(port)
 
     async def _save_outcome(self, zone: ZoneInfo) -> None:
+        if self._machine:
+            await self._store_outcome(OutcomeRecord(
+                kind="machine", identity=None, promise_amount=None, promise_date=None,
+                callback_at=None, follow_up_at=None))
+            return
         if self.dialogue is None:
             return
         if not self.dialogue.finished:
@@ -219,16 +245,18 @@ class BotCall:
         follow_up = None
         if outcome.promise_date is not None:
             follow_up = _evening_of(outcome.promise_date, zone)
+        await self._store_outcome(OutcomeRecord(
+            kind=outcome.kind, identity=outcome.identity, promise_amount=outcome.promise_amount,
+            promise_date=outcome.promise_date, callback_at=outcome.callback_at,
+            follow_up_at=follow_up))
+
+    async def _store_outcome(self, record: OutcomeRecord) -> None:
         try:
-            await self._store().record_outcome(
-                self.attempt_id, self._facts, self._script_name,
-                OutcomeRecord(kind=outcome.kind, identity=outcome.identity,
-                              promise_amount=outcome.promise_amount,
-                              promise_date=outcome.promise_date,
-                              callback_at=outcome.callback_at, follow_up_at=follow_up))
+            await self._store().record_outcome(self.attempt_id, self._facts, self._script_name,
+                                               record)
         except Exception:
             log.exception("call %s: could not store the bot's outcome", self.channel_id)
-        log.info("call %s: bot outcome %s", self.channel_id, outcome.kind)
+        log.info("call %s: bot outcome %s", self.channel_id, record.kind)
 
     # -- conversation ------------------------------------------------------------------
 
@@ -265,6 +293,10 @@ class BotCall:
         self._playing = playback_id
         try:
             await ari.play(self.channel_id, playback_id, media)
+            if self._speech_ended_at is not None:
+                latency = asyncio.get_running_loop().time() - self._speech_ended_at
+                self._services.stats.turn_latencies.append(latency)
+                self._speech_ended_at = None
             async with asyncio.timeout(PROMPT_TIMEOUT_S):
                 while True:
                     signal = await self._signals.get()
@@ -291,6 +323,8 @@ class BotCall:
         assert stream is not None
         known = [p for p in grammar if not self._services.speech.missing_words([p])]
         await stream.set_grammar(known or None)
+        self._unrecognised.clear()  # audio from before this question is not an answer to it
+        self._unrecognised_bytes = 0
         self._recognising = True
 
     async def _listen(self, dialogue: Dialogue, listen: Listen) -> list[object]:
@@ -304,6 +338,7 @@ class BotCall:
                 while True:
                     signal = await self._signals.get()
                     if isinstance(signal, _Heard):
+                        self._speech_ended_at = signal.speech_ended_at
                         log.debug("call %s: heard %d words at %s", self.channel_id,
                                   len(signal.text.split()), listen.node)
                         commands = dialogue.heard(signal.text)
@@ -360,8 +395,19 @@ class BotCall:
             last_packet = at
             events = endpointer.feed(pcm, at)
             if self._recognising:
-                await stream.accept(pcm)
+                # Vosk gets 100 ms at a time: one hop to the pool per five packets.
+                self._unrecognised.append(pcm)
+                self._unrecognised_bytes += len(pcm)
+                if self._unrecognised_bytes >= RECOGNISE_CHUNK_BYTES:
+                    await self._recognise_pending(stream)
             await self._on_events(events, stream)
+
+    async def _recognise_pending(self, stream: Stream) -> None:
+        if self._unrecognised:
+            pcm = b"".join(self._unrecognised)
+            self._unrecognised.clear()
+            self._unrecognised_bytes = 0
+            await stream.accept(pcm)
 
     async def _on_events(self, events: Sequence[object], stream: Stream) -> None:
         for event in events:
@@ -369,14 +415,16 @@ class BotCall:
                 case SpeechStarted():
                     if self._playing is not None and self._barge_in:
                         self._signals.put_nowait(_CallerSpeaking())
-                case UtteranceEnded():
+                case UtteranceEnded(ended_at=ended_at):
                     if self._recognising:
+                        await self._recognise_pending(stream)
                         heard = await stream.finish()
-                        self._signals.put_nowait(_Heard(heard.text))
+                        self._signals.put_nowait(_Heard(heard.text, ended_at))
                 case NoInput():
                     self._signals.put_nowait(_Silent())
                 case _:  # UtteranceTooLong: take what was heard so far
                     if self._recognising:
+                        await self._recognise_pending(stream)
                         heard = await stream.finish()
                         self._signals.put_nowait(_Heard(heard.text))
 

@@ -116,6 +116,16 @@ class AriRest:
         await self._call("stop playback", lambda: self._api.playbacks.stop(
             playbackId=playback_id))
 
+    async def subscribe_channel(self, app: str, channel_id: str) -> None:
+        """Keep receiving a channel's events while it runs dialplan outside Stasis."""
+        await self._call("subscribe", lambda: self._api.applications.subscribe(
+            applicationName=app, eventSource=f"channel:{channel_id}"))
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
+                                   priority: int) -> None:
+        await self._call("continue in dialplan", lambda: self._api.channels.continueInDialplan(
+            channelId=channel_id, context=context, extension=extension, priority=priority))
+
     async def record(self, channel_id: str, name: str, max_s: int) -> None:
         await self._call("record", lambda: self._api.channels.record(
             channelId=channel_id, name=name, format="wav", ifExists="overwrite",

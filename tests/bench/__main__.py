@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each printing its table beside its baseline.
 
 `python -m tests.bench [NAME ...]` runs the named ones (events, leasing, import, gate,
-pacing).
+pacing, bot).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "import": ("tests.bench.bench_import", []),
     "gate": ("tests.bench.bench_gate", []),
     "pacing": ("predictive.bench", ["--all"]),
+    "bot": ("tests.bench.bench_bot", []),
 }
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
@@ -38,10 +40,14 @@ class _SharedCluster:
     def __init__(self) -> None:
         self.cluster: PrivateCluster | None = None
         self.users = 0
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
 
     def acquire(self, tmp_path_factory: pytest.TempPathFactory) -> PrivateCluster:
         if self.cluster is None:
-            base_dir = tmp_path_factory.mktemp("postgres")
+            # Not under pytest's numbered temp folders: another pytest run on the same
+            # machine prunes the older ones, and would delete this cluster's data under it.
+            self._folder = tempfile.TemporaryDirectory(prefix="huilong-test-pg-")
+            base_dir = Path(self._folder.name)
             cluster = PrivateCluster(
                 base_dir / "data", port=free_tcp_port(), settings=THROWAWAY_SETTINGS
             )
@@ -56,6 +62,9 @@ class _SharedCluster:
         if self.users == 0 and self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
+            if self._folder is not None:
+                self._folder.cleanup()
+                self._folder = None
 
 
 _SHARED = _SharedCluster()

@@ -15,13 +15,18 @@ from engine.settings import BotSettings
 from tests.integration.labkit import load_campaign, running_daemon, wait_all_final
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the test debtors' zone (labkit.load_campaign)
-PROMISE, HARDSHIP, SILENT = "8613700000001", "8613700000002", "8613700000003"
+PROMISE, HARDSHIP, SILENT, MACHINE = ("8613700000001", "8613700000002", "8613700000003",
+                                      "8613700000004")
 SCENARIOS = [
+    # Answers like a person ("여보세요?"), then waits for each question.
     Scenario(PROMISE, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
-        AwaitPrompt(), Say("네", voice="ko"), AwaitPrompt(), Say("금요일", voice="ko"))),
+        Say("여보세요", voice="ko"), AwaitPrompt(), Say("네", voice="ko"), AwaitPrompt(),
+        Say("금요일", voice="ko"))),
     Scenario(HARDSHIP, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
         AwaitPrompt(), Say("네", voice="ko"), AwaitPrompt(), Say("없어요", voice="ko"))),
     Scenario(SILENT, Network.ANSWER, ring_s=0.5, hold_s=None),
+    # A voicemail greeting, a beep, then the line stays open to record.
+    Scenario(MACHINE, Network.MACHINE, ring_s=0.5, hold_s=None),
 ]
 
 
@@ -30,15 +35,18 @@ def coming_friday(today: date) -> date:
 
 
 async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool):
-    """Steps: a bot campaign (shipped script `ko`) calls three simulated debtors at once:
-    one says "네" then "금요일", one "네" then "없어요", one stays silent.
-    The bot may serve two calls at once (`max_calls`, the recogniser's capacity).
-    Expected: never more than two calls up at a time;
+    """Steps: a bot campaign (shipped script `ko`) calls four simulated lines: one person
+    says "여보세요", then "네" and "금요일"; one "네" then "없어요"; one stays silent; one
+    is an answering machine. The bot may serve three calls at once (`max_calls`, the
+    recogniser's capacity).
+    Expected: never more than three calls up at a time; the machine is recognised by
+    the answering-machine check (outcome machine, attempts.machine, not a word said);
+    the silent person is still a person (human-first);
     a promise dated the coming Friday (full amount, follow-up that evening);
     hardship with an open agent task; the silent one re-prompted once, then ended
     politely with no_response. Every call has encrypted transcripts and a non-empty
     recording; no channel is left (the `lab` fixture checks)."""
-    settings.bot = BotSettings(**lab.bot_settings(), max_calls=2)
+    settings.bot = BotSettings(**lab.bot_settings(), max_calls=3)
     lab.carrier.apply(SCENARIOS)
     loaded = await load_campaign(pool, settings, SCENARIOS, name="bot", options={"script": "ko"})
     async with running_daemon(settings):
@@ -52,7 +60,7 @@ async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool)
     edges = sorted([(a.originated_at, 1) for a in attempts.values()]
                    + [(a.ended_at, -1) for a in attempts.values()])
     up = [sum(step for _, step in edges[: i + 1]) for i in range(len(edges))]
-    assert max(up) == 2, up
+    assert max(up) == 3, up
     bot = BotRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
 
     promise = outcomes[PROMISE]
@@ -79,7 +87,15 @@ async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool)
     assert [t.intent for t in silent_turns if t.prompt is None] == ["no_input", "no_input"]
     assert silent_turns[-1].node == "end_silent"
 
-    for number, attempt in attempts.items():
+    assert outcomes[MACHINE]["kind"] == "machine"
+    assert await pool.fetchval("SELECT machine FROM attempts WHERE id = $1",
+                               attempts[MACHINE].id) is True
+    assert await bot.turns(attempts[MACHINE].id) == []
+    humans = {number: a for number, a in attempts.items() if number != MACHINE}
+    assert not await pool.fetchval("SELECT bool_or(machine) FROM attempts WHERE id = ANY($1)",
+                                   [a.id for a in humans.values()])
+
+    for number, attempt in humans.items():
         turns = await bot.turns(attempt.id)
         assert turns and turns[0].prompt, number
         raw = await pool.fetchval(

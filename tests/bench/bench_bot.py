@@ -1,0 +1,209 @@
+"""Concurrent voice-bot calls through the lab: turn latency and where the CPU goes.
+
+    .venv/bin/python -m tests.bench.bench_bot [--levels 2,5,10,20]
+
+For each level N, N simulated debtors on the carrier (espeak-ng Korean) answer at once
+and hold the shipped `ko` conversation ("네", then "금요일": a promise). The daemon runs
+in this process with the real Vosk model. Printed per level:
+- turn latency p50 / p95: the end of the caller's speech (the last speech frame the
+  endpointer saw) → the reply's playback started in Asterisk (its REST call returned);
+  it includes the end-of-utterance silence (`bot.end_silence_s`);
+- CPU seconds per call: the daemon process (with the prompt synthesis it runs, shown
+  apart as tts) without its Vosk threads, the Vosk threads, the PBX Asterisk; and, measured in the same run, raw Vosk decoding the same amount of
+  audio (the same phrases, same grammars, padded with silence) on one thread — the
+  baseline. Ratio = daemon CPU per call incl. Vosk ÷ raw Vosk per call (goal ≤ 1.2).
+The lab (PBX + carrier) is started if it is not running, and stopped again if it was
+started here; the database is a throwaway cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from db.migrate import migrate
+from db.pool import create_pool
+from engine.daemon import Daemon
+from engine.lab.carrier import AwaitPrompt, Network, Say, Scenario
+from engine.lab.lab import Lab, write_lab_config
+from engine.settings import BotSettings, load_settings
+from stt.recognizer import SAMPLE_RATE, SpeechModel
+from tests.bench.postgres import bench_database
+from tests.integration.labkit import load_campaign, wait_all_final
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ANSWERS = ("네", "금요일")
+GOAL_RATIO = 1.2
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _own_cpu() -> float:
+    """This process (the daemon, its Vosk threads) and what it ran (TTS, sox)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def _pcm16k(path: Path) -> bytes:
+    """A carrier phrase (8 kHz WAV) as 16 kHz little-endian PCM, as the bot receives it."""
+    with wave.open(str(path)) as wav:
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32)
+        rate = wav.getframerate()
+    times = np.arange(0, len(samples) * SAMPLE_RATE // rate) * rate / SAMPLE_RATE
+    return np.interp(times, np.arange(len(samples)), samples).astype("<i2").tobytes()
+
+
+def raw_vosk_cpu(model: SpeechModel, phrases: list[bytes], grammars: list[list[str]],
+                 audio_seconds: float) -> float:
+    """Thread CPU of decoding `audio_seconds` of audio: each phrase under its grammar,
+    padded with silence, repeated until the amount is reached; plain Vosk calls."""
+    import vosk
+
+    silence = bytes(2 * SAMPLE_RATE)  # 1 s
+    fed = 0.0
+    start = time.thread_time()
+    while fed < audio_seconds:
+        for pcm, phrase_grammar in zip(phrases, grammars, strict=True):
+            recogniser = vosk.KaldiRecognizer(model._model, SAMPLE_RATE,
+                                              json.dumps(phrase_grammar, ensure_ascii=False))
+            chunk = silence + pcm + silence
+            for offset in range(0, len(chunk), 640):
+                recogniser.AcceptWaveform(chunk[offset:offset + 640])
+            recogniser.FinalResult()
+            fed += len(chunk) / (2 * SAMPLE_RATE)
+    return time.thread_time() - start
+
+
+async def run(levels: list[int]) -> None:
+    settings = load_settings(write_lab_config(PROJECT_DIR / ".state"))
+    lab = Lab(settings)
+    started_here = lab.status().pbx is None
+    if started_here:
+        await asyncio.to_thread(lab.up)
+    try:
+        async with bench_database() as dsn:
+            pool = await create_pool(dsn, min_size=1, max_size=4)
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            settings = load_settings(
+                write_lab_config(PROJECT_DIR / ".state"), database={"url": dsn},
+                http={"port": 0})
+            settings.bot = BotSettings(**lab.bot_settings())
+            settings.dial.max_concurrent_calls = max(levels)
+            rows = await _run_levels(lab, settings, pool, levels)
+            await pool.close()
+    finally:
+        if started_here:
+            await asyncio.to_thread(lab.down)
+    _print(rows)
+
+
+async def _run_levels(lab: Lab, settings, pool, levels: list[int]) -> list[dict[str, float]]:
+    daemon = Daemon(settings)
+    task = asyncio.create_task(daemon.run(), name="daemon")
+    async with asyncio.timeout(60):
+        await daemon.ready.wait()
+        await daemon.ari.connected.wait()
+    bot = daemon._dialer.bot  # type: ignore[union-attr]
+    assert bot is not None
+    speech, stats = bot.services.speech, bot.services.stats
+    script = bot.services.scripts["ko"]
+    grammars = [_grammar(script, "greeting"), _grammar(script, "disclosure")]
+    carrier = lab.carrier
+    phrases = [_pcm16k(lab.carrier_instance.host.host_path(
+        carrier.sound_for(Say(a, voice="ko")) + ".wav")) for a in ANSWERS]
+    pbx_pid = lab.pbx.pid()
+    assert pbx_pid is not None
+    rows = []
+    try:
+        for n in levels:
+            scenarios = [Scenario(f"86177{n:03d}{i:05d}", Network.ANSWER, ring_s=0.5, hold_s=None,
+                                  script=(AwaitPrompt(), Say(ANSWERS[0], voice="ko"),
+                                          AwaitPrompt(), Say(ANSWERS[1], voice="ko")))
+                         for i in range(n)]
+            carrier.apply(scenarios)
+            before = (_own_cpu(), speech.cpu_seconds, speech.audio_seconds,
+                      _process_cpu(pbx_pid), len(stats.turn_latencies), _children_cpu())
+            loaded = await load_campaign(pool, settings, scenarios, name=f"bench-{n}",
+                                         options={"script": "ko"})
+            attempts = await wait_all_final(pool, loaded.campaign_id, n, timeout=240)
+            promises = await pool.fetchval(
+                "SELECT count(*) FROM call_outcomes o JOIN attempts a ON a.id = o.attempt_id"
+                " WHERE a.campaign_id = $1 AND o.kind = 'promise'", loaded.campaign_id)
+            own, vosk_cpu = _own_cpu() - before[0], speech.cpu_seconds - before[1]
+            audio = speech.audio_seconds - before[2]
+            latencies = list(stats.turn_latencies)[before[4]:]
+            raw = await asyncio.to_thread(raw_vosk_cpu, speech, phrases, grammars, audio)
+            rows.append({
+                "calls": n, "promises": promises, "turns": len(latencies),
+                "p50": _percentile(latencies, 50), "p95": _percentile(latencies, 95),
+                "daemon": (own - vosk_cpu) / n, "vosk": vosk_cpu / n,
+                "pbx": (_process_cpu(pbx_pid) - before[3]) / n, "raw": raw / n,
+                "audio": audio / n, "tts": (_children_cpu() - before[5]) / n,
+                "answered": sum(a.answered_at is not None for a in attempts.values()),
+            })
+    finally:
+        daemon.request_stop()
+        async with asyncio.timeout(60):
+            await task
+    return rows
+
+
+def _grammar(script, node: str) -> list[str]:
+    phrases = [p for intent in (script.nodes[node].listen or {}).values() for p in intent.phrases]
+    phrases += [p for faq in script.faq.values() for p in faq.phrases]
+    return phrases
+
+
+def _print(rows: list[dict[str, float]]) -> None:
+    print("turn latency: end of the caller's speech → reply playback started "
+          "(includes the 0.8 s end-of-utterance silence)")
+    print("CPU seconds per call; raw Vosk = the same audio decoded by plain Vosk calls, "
+          "same run (the baseline)")
+    print(f"{'calls':>5} {'promises':>8} {'turns':>5} {'p50 s':>6} {'p95 s':>6} "
+          f"{'audio s':>7} {'daemon':>7} {'tts':>5} {'vosk':>6} {'asterisk':>8} {'raw vosk':>8} "
+          f"{'ratio':>6}")
+    for r in rows:
+        ratio = (r["daemon"] + r["vosk"]) / r["raw"] if r["raw"] else float("nan")
+        print(f"{r['calls']:5d} {r['promises']:8d} {r['turns']:5d} {r['p50']:6.2f} "
+              f"{r['p95']:6.2f} {r['audio']:7.1f} {r['daemon']:7.3f} {r['tts']:5.3f} "
+              f"{r['vosk']:6.3f} "
+              f"{r['pbx']:8.3f} {r['raw']:8.3f} {ratio:6.2f}")
+    ten = [r for r in rows if r["calls"] == 10]
+    if ten:
+        print(f"at 10 calls: p95 {ten[0]['p95']:.2f} s (goal ≤ end silence 0.8 s + 0.3 s); "
+              f"CPU ratio {(ten[0]['daemon'] + ten[0]['vosk']) / ten[0]['raw']:.2f} "
+              f"(goal ≤ {GOAL_RATIO})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="2,5,10,20")
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    asyncio.run(run(levels))
+
+
+if __name__ == "__main__":
+    main()
