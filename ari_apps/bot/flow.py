@@ -17,17 +17,20 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ari_apps.bot.dialogue import CallFacts, Dialogue, HandOff, HangUp, Listen, Say
+from ari_apps.bot.hearing import CallerSpeaking, Heard, Hearing, Silent
 from ari_apps.bot.services import BotServices, BotStore, MediaControl
 from db.bot import DebtorFacts, OutcomeRecord
-from stt.endpoint import EndpointConfig, Endpointer, NoInput, SpeechStarted, UtteranceEnded
-from stt.intake import RtpIntake, open_intake
-from stt.recognizer import Stream
+from stt.endpoint import (
+    EndpointConfig,
+    Endpointer,
+)
+from stt.intake import open_intake
 
 log = logging.getLogger(__name__)
 
@@ -35,29 +38,11 @@ SETUP_TIMEOUT_S = 10.0
 PROMPT_TIMEOUT_S = 60.0
 LISTEN_GRACE_S = 5.0  # beyond the endpointer's own timers, before giving up on a turn
 FOLLOW_UP_HOUR = 18  # a promise is checked the evening of its date, debtor's time
-FLUSH_AFTER_S = 0.08  # RTP paused this long: release packets held for reordering
-RECOGNISE_CHUNK_BYTES = 3200  # 100 ms of slin16
 AMD_CONTEXT = "huilong-amd"  # dialplans/extensions_huilong.conf
 AMD_TIMEOUT_S = 10.0  # amd.conf's total_analysis_time (5 s) and then some
 
 
 # -- signals from the audio task and the event reader to the conversation ------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Heard:
-    text: str
-    speech_ended_at: float | None = None  # loop time of the last speech frame
-
-
-@dataclass(frozen=True, slots=True)
-class _Silent:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _CallerSpeaking:
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +74,7 @@ class ChannelReady:
     channel_id: str
 
 
-_Signal = _Heard | _Silent | _CallerSpeaking | PlaybackFinished | AmdVerdict | ChannelReady
+_Signal = Heard | Silent | CallerSpeaking | PlaybackFinished | AmdVerdict | ChannelReady
 
 
 class BotCall:
@@ -102,15 +87,12 @@ class BotCall:
         self._facts = facts
         self._script_name = script_name
         self._signals: asyncio.Queue[_Signal] = asyncio.Queue()
-        self._audio: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=500)
         config = services.config
-        self._endpointer = Endpointer(EndpointConfig(end_silence_s=config.end_silence_s,
-                                                     no_input_s=config.no_input_s))
-        self._stream: Stream | None = None
-        self._intake: RtpIntake | None = None
-        self._recognising = False
-        self._unrecognised: list[bytes] = []  # audio not yet handed to Vosk
-        self._unrecognised_bytes = 0
+        self._hearing = Hearing(
+            Endpointer(EndpointConfig(end_silence_s=config.end_silence_s,
+                                      no_input_s=config.no_input_s)),
+            services.speech.stream(), services.speech, self._signals.put_nowait,
+            lambda: self._playing is not None and self._barge_in)
         self._playing: str | None = None
         self._barge_in = False
         self._seq = 0
@@ -158,9 +140,8 @@ class BotCall:
                                               f"{base}-br")
         transport = None
         try:
-            transport, self._intake = await open_intake(
-                services.config.rtp_host, port, self._on_audio, label=f"call {base}")
-            self._stream = services.speech.stream()
+            transport, self._hearing.intake = await open_intake(
+                services.config.rtp_host, port, self._hearing.on_audio, label=f"call {base}")
             ari = self._ari()
             if services.config.amd and await self._answered_by_machine(ari):
                 self._machine = True
@@ -179,15 +160,16 @@ class BotCall:
             await self._store().set_recording(
                 self.attempt_id, f"{services.config.recordings_view}/{base}.wav")
             async with asyncio.TaskGroup() as tasks:
-                audio = tasks.create_task(self._audio_loop(), name=f"bot-audio-{base}")
+                audio = tasks.create_task(self._hearing.run(), name=f"bot-audio-{base}")
                 await self._converse(self.dialogue)
                 audio.cancel()
         finally:
             if transport is not None:
                 transport.close()
-            if self._intake is not None:
+            intake = self._hearing.intake
+            if intake is not None:
                 log.info("call %s: %d RTP packets in, %d dropped as malformed", base,
-                         self._intake.packets, self._intake.garbage)
+                         intake.packets, intake.garbage)
             await asyncio.shield(self._tear_down(port, [snoop_id, em_id, rec_id], bridge_id))
             await asyncio.shield(self._save_outcome(zone))
 
@@ -286,7 +268,7 @@ class BotCall:
         if isinstance(upcoming, Listen) and say.barge_in:
             # Recognise during the prompt with the next node's grammar: a caller who
             # answers early is heard, and their speech stops the prompt.
-            await self._prepare_recognition(upcoming.grammar)
+            await self._hearing.expect(upcoming.grammar)
         self._playbacks += 1
         playback_id = f"{self.channel_id}-pb{self._playbacks}"
         self._barge_in = say.barge_in and isinstance(upcoming, Listen)
@@ -302,14 +284,14 @@ class BotCall:
                     signal = await self._signals.get()
                     if isinstance(signal, PlaybackFinished) and signal.playback_id == playback_id:
                         return
-                    if isinstance(signal, _CallerSpeaking) and self._barge_in:
+                    if isinstance(signal, CallerSpeaking) and self._barge_in:
                         log.info("call %s: caller spoke during the prompt; stopping it",
                                  self.channel_id)
                         with contextlib.suppress(Exception):
                             await ari.stop_playback(playback_id)
                         await self._record_turn(say.node, intent="barge_in")
                         return
-                    if isinstance(signal, _Heard):
+                    if isinstance(signal, Heard):
                         # A whole answer during the prompt: keep it for the listen.
                         self._signals.put_nowait(signal)
                         with contextlib.suppress(Exception):
@@ -318,26 +300,15 @@ class BotCall:
         finally:
             self._playing = None
 
-    async def _prepare_recognition(self, grammar: list[str]) -> None:
-        stream = self._stream
-        assert stream is not None
-        known = [p for p in grammar if not self._services.speech.missing_words([p])]
-        await stream.set_grammar(known or None)
-        self._unrecognised.clear()  # audio from before this question is not an answer to it
-        self._unrecognised_bytes = 0
-        self._recognising = True
-
     async def _listen(self, dialogue: Dialogue, listen: Listen) -> list[object]:
-        if not self._recognising:
-            await self._prepare_recognition(listen.grammar)
-        endpointer = self._endpointer
-        endpointer.config = replace(endpointer.config, no_input_s=listen.no_input_s)
-        endpointer.start_listening(asyncio.get_running_loop().time())
+        if not self._hearing.recognising:
+            await self._hearing.expect(listen.grammar)
+        self._hearing.listen(listen.no_input_s, asyncio.get_running_loop().time())
         try:
             async with asyncio.timeout(listen.no_input_s + 20 + LISTEN_GRACE_S):
                 while True:
                     signal = await self._signals.get()
-                    if isinstance(signal, _Heard):
+                    if isinstance(signal, Heard):
                         self._speech_ended_at = signal.speech_ended_at
                         log.debug("call %s: heard %d words at %s", self.channel_id,
                                   len(signal.text.split()), listen.node)
@@ -346,14 +317,13 @@ class BotCall:
                         await self._record_turn(listen.node, heard=signal.text,
                                                 intent=turn.intent if turn else None)
                         return list(commands)
-                    if isinstance(signal, _Silent):
+                    if isinstance(signal, Silent):
                         await self._record_turn(listen.node, heard=None, intent="no_input")
                         return list(dialogue.no_input())
         except TimeoutError:
             return list(dialogue.no_input())
         finally:
-            endpointer.stop_listening()
-            self._recognising = False
+            self._hearing.stop()
 
     async def _record_turn(self, node: str, prompt: str | None = None, heard: str | None = None,
                            intent: str | None = None) -> None:
@@ -363,70 +333,6 @@ class BotCall:
                                                    heard, intent, datetime.now().astimezone())
         except Exception:
             log.exception("call %s: could not store turn %d", self.channel_id, self._seq)
-
-    # -- audio -----------------------------------------------------------------------
-
-    def _on_audio(self, pcm: bytes, at: float) -> None:
-        """From the datagram callback: queue, never block; a stalled consumer drops."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self._audio.put_nowait((pcm, at))
-
-    async def _audio_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        endpointer = self._endpointer
-        stream = self._stream
-        assert stream is not None
-        last_packet = loop.time()
-        while True:
-            deadline = endpointer.next_deadline()
-            if self._intake is not None and self._intake.held:
-                # Packets held for reordering wait no longer than this once RTP pauses.
-                flush_at = last_packet + FLUSH_AFTER_S
-                deadline = flush_at if deadline is None else min(deadline, flush_at)
-            try:
-                timeout = None if deadline is None else max(0.0, deadline - loop.time())
-                async with asyncio.timeout(timeout):
-                    pcm, at = await self._audio.get()
-            except TimeoutError:
-                if self._intake is not None and self._intake.held:
-                    self._intake.flush()  # lands in the queue; read on the next turn
-                await self._on_events(endpointer.tick(loop.time()), stream)
-                continue
-            last_packet = at
-            events = endpointer.feed(pcm, at)
-            if self._recognising:
-                # Vosk gets 100 ms at a time: one hop to the pool per five packets.
-                self._unrecognised.append(pcm)
-                self._unrecognised_bytes += len(pcm)
-                if self._unrecognised_bytes >= RECOGNISE_CHUNK_BYTES:
-                    await self._recognise_pending(stream)
-            await self._on_events(events, stream)
-
-    async def _recognise_pending(self, stream: Stream) -> None:
-        if self._unrecognised:
-            pcm = b"".join(self._unrecognised)
-            self._unrecognised.clear()
-            self._unrecognised_bytes = 0
-            await stream.accept(pcm)
-
-    async def _on_events(self, events: Sequence[object], stream: Stream) -> None:
-        for event in events:
-            match event:
-                case SpeechStarted():
-                    if self._playing is not None and self._barge_in:
-                        self._signals.put_nowait(_CallerSpeaking())
-                case UtteranceEnded(ended_at=ended_at):
-                    if self._recognising:
-                        await self._recognise_pending(stream)
-                        heard = await stream.finish()
-                        self._signals.put_nowait(_Heard(heard.text, ended_at))
-                case NoInput():
-                    self._signals.put_nowait(_Silent())
-                case _:  # UtteranceTooLong: take what was heard so far
-                    if self._recognising:
-                        await self._recognise_pending(stream)
-                        heard = await stream.finish()
-                        self._signals.put_nowait(_Heard(heard.text))
 
 
 def _evening_of(day: date, zone: ZoneInfo) -> datetime:

@@ -9,9 +9,10 @@ in this process with the real Vosk model. Printed per level:
   endpointer saw) → the reply's playback started in Asterisk (its REST call returned);
   it includes the end-of-utterance silence (`bot.end_silence_s`);
 - CPU seconds per call: the daemon process (with the prompt synthesis it runs, shown
-  apart as tts) without its Vosk threads, the Vosk threads, the PBX Asterisk; and, measured in the same run, raw Vosk decoding the same amount of
-  audio (the same phrases, same grammars, padded with silence) on one thread — the
-  baseline. Ratio = daemon CPU per call incl. Vosk ÷ raw Vosk per call (goal ≤ 1.2).
+  apart as tts) without its Vosk threads, the Vosk threads, the PBX Asterisk; and,
+  measured in the same run, raw Vosk decoding the same amount of audio (the same
+  phrases, same grammars, padded with silence) on one thread — the baseline.
+  Ratio = daemon CPU per call incl. Vosk ÷ raw Vosk per call (goal ≤ 1.2).
 The lab (PBX + carrier) is started if it is not running, and stopped again if it was
 started here; the database is a throwaway cluster.
 """

@@ -15,8 +15,8 @@ from engine.settings import BotSettings
 from tests.integration.labkit import load_campaign, running_daemon, wait_all_final
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the test debtors' zone (labkit.load_campaign)
-PROMISE, HARDSHIP, SILENT, MACHINE = ("8613700000001", "8613700000002", "8613700000003",
-                                      "8613700000004")
+PROMISE, HARDSHIP, SILENT, MACHINE, PERSON = (
+    "8613700000001", "8613700000002", "8613700000003", "8613700000004", "8613700000005")
 SCENARIOS = [
     # Answers like a person ("여보세요?"), then waits for each question.
     Scenario(PROMISE, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
@@ -27,6 +27,9 @@ SCENARIOS = [
     Scenario(SILENT, Network.ANSWER, ring_s=0.5, hold_s=None),
     # A voicemail greeting, a beep, then the line stays open to record.
     Scenario(MACHINE, Network.MACHINE, ring_s=0.5, hold_s=None),
+    # Asks for a person at once.
+    Scenario(PERSON, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
+        AwaitPrompt(), Say("상담원", voice="ko"))),
 ]
 
 
@@ -35,13 +38,14 @@ def coming_friday(today: date) -> date:
 
 
 async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool):
-    """Steps: a bot campaign (shipped script `ko`) calls four simulated lines: one person
+    """Steps: a bot campaign (shipped script `ko`) calls five simulated lines: one person
     says "여보세요", then "네" and "금요일"; one "네" then "없어요"; one stays silent; one
-    is an answering machine. The bot may serve three calls at once (`max_calls`, the
-    recogniser's capacity).
+    is an answering machine; one asks for "상담원" (a person) at the first question.
+    The bot may serve three calls at once (`max_calls`, the recogniser's capacity).
     Expected: never more than three calls up at a time; the machine is recognised by
     the answering-machine check (outcome machine, attempts.machine, not a word said);
-    the silent person is still a person (human-first);
+    the silent person is still a person (human-first); the request for a person
+    queues an agent task (hand-off until agents take calls);
     a promise dated the coming Friday (full amount, follow-up that evening);
     hardship with an open agent task; the silent one re-prompted once, then ended
     politely with no_response. Every call has encrypted transcripts and a non-empty
@@ -81,6 +85,11 @@ async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool)
     task = await pool.fetchrow("SELECT reason, status FROM agent_tasks WHERE attempt_id = $1",
                                attempts[HARDSHIP].id)
     assert dict(task) == {"reason": "hardship", "status": "open"}
+
+    assert outcomes[PERSON]["kind"] == "handoff_request"
+    task = await pool.fetchrow("SELECT reason, status FROM agent_tasks WHERE attempt_id = $1",
+                               attempts[PERSON].id)
+    assert dict(task) == {"reason": "handoff_request", "status": "open"}
 
     assert (outcomes[SILENT]["kind"], outcomes[SILENT]["identity"]) == ("no_response", None)
     silent_turns = await bot.turns(attempts[SILENT].id)
