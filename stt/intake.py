@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from stt.jitter import ReorderBuffer
@@ -22,6 +23,7 @@ OnAudio = Callable[[bytes, float], None]
 class RtpIntake(asyncio.DatagramProtocol):
     def __init__(self, on_audio: OnAudio, label: str) -> None:
         self._on_audio = on_audio
+        self.cpu_seconds = 0.0  # thread CPU spent here, endpointing (on_audio) included
         self._label = label
         self._reorder = ReorderBuffer()
         self._loop = asyncio.get_running_loop()
@@ -30,6 +32,7 @@ class RtpIntake(asyncio.DatagramProtocol):
         self.source: tuple[str, int] | None = None
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        start = time.thread_time()
         if self.source is None:
             self.source = addr
         try:
@@ -39,9 +42,10 @@ class RtpIntake(asyncio.DatagramProtocol):
             self.garbage += 1
             if self.garbage == 1:
                 log.warning("%s: dropping bad RTP from %s: %s", self._label, addr[0], exc)
-            return
-        self.packets += 1
-        self._deliver(released)
+        else:
+            self.packets += 1
+            self._deliver(released)
+        self.cpu_seconds += time.thread_time() - start
 
     @property
     def held(self) -> int:

@@ -168,6 +168,7 @@ class BotCall:
                 transport.close()
             intake = self._hearing.intake
             if intake is not None:
+                services.stats.intake_cpu_seconds += intake.cpu_seconds
                 log.info("call %s: %d RTP packets in, %d dropped as malformed", base,
                          intake.packets, intake.garbage)
             await asyncio.shield(self._tear_down(port, [snoop_id, em_id, rec_id], bridge_id))

@@ -18,6 +18,7 @@ from stt.recognizer import SpeechModel, Stream
 
 FLUSH_AFTER_S = 0.08  # RTP paused this long: release packets held for reordering
 RECOGNISE_CHUNK_BYTES = 3200  # 100 ms of slin16: one hop to the Vosk pool per 5 packets
+ENDPOINT_BATCH_PACKETS = 5  # 100 ms: speech start and end are seen at most 80 ms later
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Hearing:
         self._pending_bytes = 0
         self._wake: asyncio.Queue[list[EndpointEvent]] = asyncio.Queue()
         self._last_packet = 0.0
+        self._unheard: list[bytes] = []  # packets the endpointer has not seen yet
 
     async def expect(self, grammar: Sequence[str]) -> None:
         """Recognise from now on, restricted to these phrases (words the model does not
@@ -75,10 +77,21 @@ class Hearing:
 
     def on_audio(self, pcm: bytes, at: float) -> None:
         self._last_packet = at
-        events = self._endpointer.feed(pcm, at)
         if self.recognising:
             self._pending.append(pcm)
             self._pending_bytes += len(pcm)
+        # The endpointer takes 100 ms at a time too (its per-call cost is mostly fixed);
+        # what is left when RTP pauses is fed by the task at the flush deadline.
+        self._unheard.append(pcm)
+        if len(self._unheard) >= ENDPOINT_BATCH_PACKETS:
+            self._hear(at)
+        elif self._pending_bytes >= RECOGNISE_CHUNK_BYTES:
+            self._wake.put_nowait([])
+
+    def _hear(self, at: float) -> None:
+        pcm = b"".join(self._unheard)
+        self._unheard.clear()
+        events = self._endpointer.feed(pcm, at)
         if events or self._pending_bytes >= RECOGNISE_CHUNK_BYTES:
             self._wake.put_nowait(events)
 
@@ -89,8 +102,9 @@ class Hearing:
         endpointer = self._endpointer
         while True:
             deadline = endpointer.next_deadline()
-            if self.intake is not None and self.intake.held:
-                # Packets held for reordering wait no longer than this once RTP pauses.
+            if self._unheard or (self.intake is not None and self.intake.held):
+                # Audio held for reordering or batching waits no longer than this once
+                # RTP pauses (Asterisk sends none while the line is quiet).
                 flush_at = self._last_packet + FLUSH_AFTER_S
                 deadline = flush_at if deadline is None else min(deadline, flush_at)
             try:
@@ -99,11 +113,19 @@ class Hearing:
                     events = await self._wake.get()
             except TimeoutError:
                 if self.intake is not None and self.intake.held:
-                    self.intake.flush()  # feeds on_audio; its wake-up is read next turn
-                events = endpointer.tick(loop.time())
+                    self.intake.flush()  # into on_audio
+                if self._unheard:
+                    self._hear(self._last_packet)
+                events = [*self._drain_wake(), *endpointer.tick(loop.time())]
             if self.recognising and self._pending_bytes >= RECOGNISE_CHUNK_BYTES:
                 await self._recognise_pending()
             await self._on_events(events)
+
+    def _drain_wake(self) -> list[EndpointEvent]:
+        events: list[EndpointEvent] = []
+        while not self._wake.empty():
+            events.extend(self._wake.get_nowait())
+        return events
 
     async def _recognise_pending(self) -> None:
         if self._pending:
