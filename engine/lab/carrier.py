@@ -165,7 +165,7 @@ def _steps(scenario: Scenario, sound_for: callable) -> list[str]:  # type: ignor
                     steps.append(f"Wait({_seconds(item.seconds)})")
                 elif isinstance(item, AwaitPrompt):
                     timeout = _seconds(item.timeout_s)
-                    steps.append(f"WaitForNoise(150,1,{timeout})")
+                    steps.append(f"WaitForNoise(400,1,{timeout})")
                     if item.silence_s is not None:
                         silence_ms = int(item.silence_s * 1000)
                         steps.append(f"WaitForSilence({silence_ms},1,{timeout})")

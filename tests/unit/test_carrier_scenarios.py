@@ -7,7 +7,15 @@ import re
 import pytest
 
 from engine.call.causes import Disposition, disposition_for
-from engine.lab.carrier import MACHINE_GREETING, Network, Pause, Say, Scenario, render_scenarios
+from engine.lab.carrier import (
+    MACHINE_GREETING,
+    AwaitPrompt,
+    Network,
+    Pause,
+    Say,
+    Scenario,
+    render_scenarios,
+)
 
 
 class Sounds:
@@ -75,6 +83,21 @@ def test_answered_script_plays_phrases_in_order() -> None:
     assert steps == ["Ringing()", "Wait(1)", "Answer()", "Playback(sounds/say-1)", "Wait(1.5)",
                      "Playback(sounds/say-2)", "Wait(2)", "Hangup(16)"]
     assert sounds.asked == [hello, bye]
+
+
+def test_a_person_waits_for_each_prompt_before_answering() -> None:
+    """Steps: ANSWER where the person waits for a prompt to end, answers, then waits for
+    the next prompt only to start and talks over it; the line stays open.
+    Expected: WaitForNoise (0.4 s of the caller's voice, so a click is no prompt) then
+    WaitForSilence (1.2 s) before the first answer; WaitForNoise alone before the second."""
+    yes, friday = Say("네", voice="ko"), Say("금요일", voice="ko")
+    scenario = Scenario("300", Network.ANSWER, ring_s=None, hold_s=None, script=(
+        AwaitPrompt(), yes, AwaitPrompt(silence_s=None), friday))
+    steps = steps_of(render_scenarios([scenario], Sounds()), "300")
+    assert steps == ["Ringing()", "Answer()", "WaitForNoise(400,1,30)",
+                     "WaitForSilence(1200,1,30)", "Playback(sounds/say-1)",
+                     "WaitForNoise(400,1,30)", "Playback(sounds/say-2)", "Wait(600)",
+                     "Hangup(16)"]
 
 
 def test_answering_machine_greets_then_beeps() -> None:
