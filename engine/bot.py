@@ -64,7 +64,7 @@ async def prepare_bot(settings: BotSettings, app: str, max_call_s: int) -> BotSe
     for name, script in scripts.items():
         if script.language != _model_language(speech.path):
             continue
-        missing = speech.missing_words(_phrases(script))
+        missing = speech.missing_words(script.phrases())
         if missing:
             log.warning("script %s: words the model does not know (recognition cannot "
                         "return them): %s", name, ", ".join(missing))
@@ -76,14 +76,6 @@ async def prepare_bot(settings: BotSettings, app: str, max_call_s: int) -> BotSe
     return BotServices(config=config, speech=speech,
                        ports=PortPool(settings.rtp_port_first, settings.rtp_port_last),
                        prompts=prompts, store=None, scripts=scripts)
-
-
-def _phrases(script: Script) -> list[str]:
-    phrases = [p for faq in script.faq.values() for p in faq.phrases]
-    for node in script.nodes.values():
-        for intent in (node.listen or {}).values():
-            phrases.extend(intent.phrases)
-    return phrases
 
 
 def _model_language(path: Path) -> str:

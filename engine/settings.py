@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ari_apps.bot.prompts import DEFAULT_TTS_COMMAND, DEFAULT_VOICES
+
 DEFAULT_CONFIG_NAMES = ("huilong.toml", ".state/huilong.toml")
 
 
@@ -105,9 +107,8 @@ class BotSettings(_Section):
     sounds_dir: Path = Path("/var/lib/huilong/sounds")
     sounds_view: str = ""
     recordings_view: str = "/var/spool/asterisk/recording"
-    tts_command: list[str] = ["espeak-ng", "-v", "{voice}", "-s", "150", "-w", "{out}",
-                              "{text}"]
-    voices: dict[str, str] = {"zh": "cmn", "en": "en", "ko": "ko"}
+    tts_command: list[str] = list(DEFAULT_TTS_COMMAND)
+    voices: dict[str, str] = dict(DEFAULT_VOICES)
     rtp_host: str = "127.0.0.1"
     rtp_port_first: int = Field(default=40000, ge=1024, le=65535)
     rtp_port_last: int = Field(default=40999, ge=1024, le=65535)

@@ -64,6 +64,7 @@ class SpeechModel:
         self.cpu_seconds = 0.0
         self.audio_seconds = 0.0
         self._accounting = threading.Lock()
+        self._vocabulary: dict[str, bool] = {}
 
     def _account(self, cpu: float, audio: float) -> None:
         with self._accounting:
@@ -88,10 +89,17 @@ class SpeechModel:
         missing: list[str] = []
         for phrase in phrases:
             for word in phrase.split():
-                known = word == UNKNOWN or self._model.vosk_model_find_word(word) >= 0
-                if not known and word not in missing:
+                if not self._knows(word) and word not in missing:
                     missing.append(word)
         return missing
+
+    def _knows(self, word: str) -> bool:
+        # Asked for every phrase of every question of every call: remember the answers.
+        known = self._vocabulary.get(word)
+        if known is None:
+            known = word == UNKNOWN or self._model.vosk_model_find_word(word) >= 0
+            self._vocabulary[word] = known
+        return known
 
     def stream(self, grammar: Sequence[str] | None = None) -> Stream:
         return Stream(self, grammar)

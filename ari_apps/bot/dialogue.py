@@ -314,10 +314,7 @@ class Dialogue:
 
     def _grammar(self, name: str) -> list[str]:
         if name not in self._grammars:
-            listen = self._script.nodes[name].listen or {}
-            phrases = [phrase for intent in listen.values() for phrase in intent.phrases]
-            phrases += [phrase for faq in self._script.faq.values() for phrase in faq.phrases]
-            self._grammars[name] = intents.grammar(phrases, self._language)
+            self._grammars[name] = intents.grammar(self._script.phrases(name), self._language)
         return list(self._grammars[name])
 
     # -- speaking ---------------------------------------------------------------------

@@ -134,7 +134,6 @@ class BotCall:
             payment_channels=services.config.payment_channels,
             today=local_now.date(), now=local_now))
         port = services.ports.acquire()
-        services.stats.calls += 1
         base = self.channel_id
         snoop_id, em_id, rec_id, bridge_id = (f"{base}-in", f"{base}-em", f"{base}-rec",
                                               f"{base}-br")

@@ -167,6 +167,13 @@ class Script(_Model):
         for name, faq in self.faq.items():
             yield f"faq.{name}.answer", faq.answer
 
+    def phrases(self, node: str | None = None) -> list[str]:
+        """What recognition may hear: a listening node's intent phrases plus every FAQ
+        phrase (a question's grammar); with no node, the phrases of the whole script."""
+        nodes = self.nodes.values() if node is None else [self.nodes[node]]
+        found = [p for n in nodes for intent in (n.listen or {}).values() for p in intent.phrases]
+        return found + [p for faq in self.faq.values() for p in faq.phrases]
+
     def node_variables(self, name: str) -> frozenset[str]:
         """Variables of what the node may say: its prompt and its reprompts."""
         found = [self.fallback(name, kind) for kind in FALLBACKS]

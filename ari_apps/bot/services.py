@@ -55,7 +55,6 @@ class BotConfig:
 class BotStats:
     """Live figures of the bot (read by /metrics and the benchmark)."""
 
-    calls: int = 0
     intake_cpu_seconds: float = 0.0  # RTP intake and endpointing, all calls so far
     # End of the caller's speech → the reply's playback started, per answered turn.
     turn_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))

@@ -397,3 +397,15 @@ def test_a_stray_brace_is_a_script_error_naming_the_prompt(tmp_path):
     with pytest.raises(ScriptError) as caught:
         load_script(tmp_path / "en.yaml")
     assert "en.yaml: nodes." in str(caught.value) and ".say: Single '}'" in str(caught.value)
+
+
+def test_phrases_of_a_question_and_of_the_whole_script() -> None:
+    from ari_apps.bot.script import Script
+
+    script = Script.model_validate(base())
+    faq = [p for f in script.faq.values() for p in f.phrases]
+    listening = [name for name, node in script.nodes.items() if node.listen]
+    for name in listening:
+        own = [p for i in (script.nodes[name].listen or {}).values() for p in i.phrases]
+        assert script.phrases(name) == own + faq
+    assert set(script.phrases()) == {p for n in listening for p in script.phrases(n)}
