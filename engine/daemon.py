@@ -117,6 +117,7 @@ class Daemon:
                                       DebtorRepository(self.pool, cipher),
                                       lambda: self.ari.rest, tasks)
                 if bot is not None:
+                    tasks.create_task(bot.media_clock.run(), name="media-clock")
                     self._dialer.bot = BotFlows(bot, BotRepository(self.pool, cipher),
                                                 lambda: self.ari.rest)
                 tasks.create_task(self._schedule_campaigns(tasks), name="campaigns")

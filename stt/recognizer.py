@@ -159,6 +159,7 @@ class Stream:
             # that has already decoded audio. In grammar mode creating one takes ~1 ms.
             self._recogniser = self._model._recogniser(grammar)
 
+        self._grammar = grammar
         await self._run(apply)
         self._texts.clear()
 

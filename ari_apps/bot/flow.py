@@ -30,7 +30,6 @@ from stt.endpoint import (
     EndpointConfig,
     Endpointer,
 )
-from stt.intake import open_intake
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +136,9 @@ class BotCall:
         base = self.channel_id
         snoop_id, em_id, rec_id, bridge_id = (f"{base}-in", f"{base}-em", f"{base}-rec",
                                               f"{base}-br")
-        transport = None
+        intake = None
         try:
-            transport, self._hearing.intake = await open_intake(
+            intake = services.media_clock.open(
                 services.config.rtp_host, port, self._hearing.on_audio, label=f"call {base}")
             ari = self._ari()
             if services.config.amd and await self._answered_by_machine(ari):
@@ -163,10 +162,8 @@ class BotCall:
                 await self._converse(self.dialogue)
                 audio.cancel()
         finally:
-            if transport is not None:
-                transport.close()
-            intake = self._hearing.intake
             if intake is not None:
+                services.media_clock.close(intake)
                 services.stats.intake_cpu_seconds += intake.cpu_seconds
                 log.info("call %s: %d RTP packets in, %d dropped as malformed", base,
                          intake.packets, intake.garbage)

@@ -1,24 +1,34 @@
 """One bot call's ears: RTP audio → endpointing → Vosk, and what was heard as signals.
 
-Endpointing is pure and cheap, so it runs in the datagram callback itself; the hearing
-task wakes only when Vosk has a 100 ms chunk to take, an endpointing event happened, or
-a timer is due — Asterisk sends RTP only while there is audio, so silence may arrive
-as no packets at all.
+The media clock hands over each tick's audio (100 ms) through `on_audio`; endpointing
+is pure and cheap, so it runs right there. The hearing task wakes only when Vosk has a
+chunk to take, an endpointing event happened, or a timer is due — Asterisk sends RTP
+only while there is audio, so silence may arrive as no packets at all.
+
+Vosk hears speech only: until the endpointer reports SpeechStarted, just the last
+`PRE_ROLL_S` of audio is kept (it covers the endpointer's decision delay, so the word's
+onset and a little silence before it reach the recogniser), and from then on every
+chunk is fed until the utterance ends. Silence while a prompt plays, and the wait
+before the caller answers, cost no decoding at all — on a typical collection call
+that is most of the audio.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from stt.endpoint import Endpointer, EndpointEvent, NoInput, SpeechStarted, UtteranceEnded
-from stt.intake import RtpIntake
 from stt.recognizer import SpeechModel, Stream
 
-FLUSH_AFTER_S = 0.08  # RTP paused this long: release packets held for reordering
-RECOGNISE_CHUNK_BYTES = 3200  # 100 ms of slin16: one hop to the Vosk pool per 5 packets
-ENDPOINT_BATCH_PACKETS = 5  # 100 ms: speech start and end are seen at most 80 ms later
+RECOGNISE_CHUNK_BYTES = 3200  # 100 ms of slin16: one hop to the Vosk pool per tick
+# Audio kept from before speech is detected. SpeechStarted comes `min_speech_s` (0.15 s)
+# after the onset plus up to one media-clock tick (0.1 s): 0.8 s leaves 0.55–0.65 s of
+# lead-in. The small Korean model misheard words given only ~0.35 s before them.
+PRE_ROLL_S = 0.8
+PRE_ROLL_BYTES = int(PRE_ROLL_S * 16_000) * 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +56,11 @@ class Hearing:
         self._speech = speech
         self._signal = signal
         self._may_barge_in = may_barge_in
-        self.intake: RtpIntake | None = None
         self.recognising = False
-        self._pending: list[bytes] = []  # audio not yet handed to Vosk
+        self._pending: deque[bytes] = deque()  # audio not yet handed to Vosk
         self._pending_bytes = 0
+        self._in_speech = False  # from SpeechStarted until the utterance was recognised
         self._wake: asyncio.Queue[list[EndpointEvent]] = asyncio.Queue()
-        self._last_packet = 0.0
-        self._unheard: list[bytes] = []  # packets the endpointer has not seen yet
 
     async def expect(self, grammar: Sequence[str]) -> None:
         """Recognise from now on, restricted to these phrases (words the model does not
@@ -61,6 +69,7 @@ class Hearing:
         await self._stream.set_grammar(known or None)
         self._pending.clear()  # audio from before this question is not an answer to it
         self._pending_bytes = 0
+        self._in_speech = self._endpointer.speaking
         self.recognising = True
 
     def listen(self, no_input_s: float, now: float) -> None:
@@ -73,27 +82,25 @@ class Hearing:
         self._endpointer.stop_listening()
         self.recognising = False
 
-    # -- the datagram callback: never awaits ----------------------------------------
+    # -- called by the media clock: never awaits ---------------------------------------
 
     def on_audio(self, pcm: bytes, at: float) -> None:
-        self._last_packet = at
         if self.recognising:
-            self._pending.append(pcm)
+            pending = self._pending
+            pending.append(pcm)
             self._pending_bytes += len(pcm)
-        # The endpointer takes 100 ms at a time too (its per-call cost is mostly fixed);
-        # what is left when RTP pauses is fed by the task at the flush deadline.
-        self._unheard.append(pcm)
-        if len(self._unheard) >= ENDPOINT_BATCH_PACKETS:
-            self._hear(at)
-        elif self._pending_bytes >= RECOGNISE_CHUNK_BYTES:
-            self._wake.put_nowait([])
-
-    def _hear(self, at: float) -> None:
-        pcm = b"".join(self._unheard)
-        self._unheard.clear()
+            if not self._in_speech:
+                while self._pending_bytes - len(pending[0]) >= PRE_ROLL_BYTES:
+                    self._pending_bytes -= len(pending.popleft())
         events = self._endpointer.feed(pcm, at)
-        if events or self._pending_bytes >= RECOGNISE_CHUNK_BYTES:
+        if any(isinstance(event, SpeechStarted) for event in events):
+            self._in_speech = True
+        if events or self._vosk_chunk_ready:
             self._wake.put_nowait(events)
+
+    @property
+    def _vosk_chunk_ready(self) -> bool:
+        return self._in_speech and self._pending_bytes >= RECOGNISE_CHUNK_BYTES
 
     # -- the task --------------------------------------------------------------------
 
@@ -102,22 +109,13 @@ class Hearing:
         endpointer = self._endpointer
         while True:
             deadline = endpointer.next_deadline()
-            if self._unheard or (self.intake is not None and self.intake.held):
-                # Audio held for reordering or batching waits no longer than this once
-                # RTP pauses (Asterisk sends none while the line is quiet).
-                flush_at = self._last_packet + FLUSH_AFTER_S
-                deadline = flush_at if deadline is None else min(deadline, flush_at)
             try:
                 timeout = None if deadline is None else max(0.0, deadline - loop.time())
                 async with asyncio.timeout(timeout):
                     events = await self._wake.get()
             except TimeoutError:
-                if self.intake is not None and self.intake.held:
-                    self.intake.flush()  # into on_audio
-                if self._unheard:
-                    self._hear(self._last_packet)
                 events = [*self._drain_wake(), *endpointer.tick(loop.time())]
-            if self.recognising and self._pending_bytes >= RECOGNISE_CHUNK_BYTES:
+            if self.recognising and self._vosk_chunk_ready:
                 await self._recognise_pending()
             await self._on_events(events)
 
@@ -145,6 +143,7 @@ class Hearing:
                         await self._recognise_pending()
                         heard = await self._stream.finish()
                         self._signal(Heard(heard.text, ended_at))
+                    self._in_speech = self._endpointer.speaking  # a new one may have begun
                 case NoInput():
                     self._signal(Silent())
                 case _:  # UtteranceTooLong: take what was heard so far
@@ -152,3 +151,4 @@ class Hearing:
                         await self._recognise_pending()
                         heard = await self._stream.finish()
                         self._signal(Heard(heard.text))
+                    self._in_speech = self._endpointer.speaking  # a new one may have begun

@@ -12,6 +12,7 @@ from typing import Protocol
 from ari_apps.bot.prompts import PromptCache
 from ari_apps.bot.script import Script
 from db.bot import DebtorFacts, OutcomeRecord
+from stt.intake import MediaClock
 from stt.ports import PortPool
 from stt.recognizer import SpeechModel
 
@@ -71,3 +72,4 @@ class BotServices:
     store: BotStore | None  # None until the database is open
     scripts: dict[str, Script]  # by name ("ko", "zh", ...)
     stats: BotStats = field(default_factory=BotStats)
+    media_clock: MediaClock = field(default_factory=MediaClock)  # reads every call's RTP

@@ -8,7 +8,7 @@ import asyncio
 
 import numpy as np
 
-from ari_apps.bot.hearing import CallerSpeaking, Heard, Hearing, Silent
+from ari_apps.bot.hearing import PRE_ROLL_BYTES, CallerSpeaking, Heard, Hearing, Silent
 from stt.endpoint import EndpointConfig, Endpointer
 
 RATE = 16_000
@@ -78,6 +78,37 @@ async def test_an_answer_is_heard_once_with_all_its_audio():
         # Everything from the question on reached the recogniser, in 100 ms chunks.
         assert heard.text == f"{stream.fed} bytes" and stream.fed >= 0.7 * 2 * RATE
         assert signals.empty()
+    finally:
+        task.cancel()
+
+
+async def test_only_speech_and_its_lead_in_reach_the_recogniser():
+    hearing, stream, signals = await hearing_with()
+    task = asyncio.create_task(hearing.run())
+    try:
+        await hearing.expect(["네"])
+        hearing.listen(5.0, asyncio.get_running_loop().time())
+        # Two seconds of line noise before the answer: none of it is decoded but the
+        # lead-in kept for the word's onset.
+        await play(hearing, quiet(2.0) + tone(0.6) + quiet(0.4))
+        heard = await asyncio.wait_for(signals.get(), timeout=3)
+        assert isinstance(heard, Heard)
+        speech_bytes = int(0.6 * RATE) * 2
+        assert speech_bytes < stream.fed <= speech_bytes + PRE_ROLL_BYTES + int(0.4 * RATE) * 2
+        assert stream.fed < int(2.0 * RATE) * 2
+    finally:
+        task.cancel()
+
+
+async def test_nobody_speaking_is_silent_and_nothing_is_decoded():
+    hearing, stream, signals = await hearing_with()
+    task = asyncio.create_task(hearing.run())
+    try:
+        await hearing.expect(["네"])
+        hearing.listen(0.5, asyncio.get_running_loop().time())
+        await play(hearing, quiet(0.8))
+        assert isinstance(await asyncio.wait_for(signals.get(), timeout=3), Silent)
+        assert stream.fed == 0
     finally:
         task.cancel()
 

@@ -29,7 +29,7 @@ SCENARIOS = [
     Scenario(MACHINE, Network.MACHINE, ring_s=0.5, hold_s=None),
     # Asks for a person at once.
     Scenario(PERSON, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
-        AwaitPrompt(), Say("상담원", voice="ko"))),
+        AwaitPrompt(), Say("사람 연결", voice="ko"))),
 ]
 
 
@@ -40,7 +40,7 @@ def coming_friday(today: date) -> date:
 async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool):
     """Steps: a bot campaign (shipped script `ko`) calls five simulated lines: one person
     says "여보세요", then "네" and "금요일"; one "네" then "없어요"; one stays silent; one
-    is an answering machine; one asks for "상담원" (a person) at the first question.
+    is an answering machine; one asks for "사람 연결" (a person) at the first question.
     The bot may serve three calls at once (`max_calls`, the recogniser's capacity).
     Expected: never more than three calls up at a time; the machine is recognised by
     the answering-machine check (outcome machine, attempts.machine, not a word said);

@@ -194,7 +194,7 @@ def test_faq_is_answered_twice_per_call_then_is_no_match() -> None:
     talk = dialogue("ko")
     talk.start()
     first = talk.heard("어떻게")
-    second = talk.heard("어디")
+    second = talk.heard("계좌")
     assert said(first) == ["납부 방법은 APP-PAY입니다."]
     assert said(second) == ["납부처는 APP-PAY입니다."]
     third = talk.heard("어떻게")
