@@ -227,7 +227,8 @@ async def _run_levels(lab: Lab, settings, pool, levels: list[int]) -> list[dict[
                       stats.intake_cpu_seconds)
             loaded = await load_campaign(pool, settings, scenarios, name=f"bench-{n}",
                                          options={"script": "ko"})
-            attempts = await wait_all_final(pool, loaded.campaign_id, n, timeout=240)
+            # Polled slowly: this process is the daemon being measured.
+            attempts = await wait_all_final(pool, loaded.campaign_id, n, timeout=240, poll_s=1.0)
             promises = await pool.fetchval(
                 "SELECT count(*) FROM call_outcomes o JOIN attempts a ON a.id = o.attempt_id"
                 " WHERE a.campaign_id = $1 AND o.kind = 'promise'", loaded.campaign_id)

@@ -88,12 +88,12 @@ async def attempts_of(pool: asyncpg.Pool, campaign_id: int) -> dict[str, Attempt
 
 
 async def wait_all_final(pool: asyncpg.Pool, campaign_id: int, count: int,
-                         timeout: float = 60) -> dict[str, AttemptRow]:
+                         timeout: float = 60, poll_s: float = 0.1) -> dict[str, AttemptRow]:
     async def done() -> bool:
         rows = await pool.fetch("SELECT state FROM attempts WHERE campaign_id = $1", campaign_id)
         return len(rows) == count and all(r["state"] == "final" for r in rows)
 
-    await wait_until(done, timeout=timeout, what=f"{count} final attempts")
+    await wait_until(done, timeout=timeout, what=f"{count} final attempts", poll_s=poll_s)
     return await attempts_of(pool, campaign_id)
 
 
