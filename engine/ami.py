@@ -98,3 +98,22 @@ class AmiClient:
         manager.connect = lambda *args, **kwargs: None
         manager.close()
         self.alive = False
+
+
+async def one_action(settings: AmiSettings, fields: dict[str, str]) -> Any:
+    """Log in, send one action, log out: for command-line tools. AmiUnavailable when no
+    login happens within the action timeout."""
+    client = AmiClient(settings)
+    try:
+        async with asyncio.timeout(settings.action_timeout_s + 2):
+            while True:
+                try:
+                    return await client.action(fields)
+                except AmiUnavailable as exc:
+                    if "not connected" not in str(exc):
+                        raise
+                await asyncio.sleep(0.1)  # panoramisk logs in in the background
+    except TimeoutError:
+        raise AmiUnavailable(f"no AMI login at {settings.host}:{settings.port}") from None
+    finally:
+        client.close()

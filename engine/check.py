@@ -9,7 +9,7 @@ import aiohttp
 
 from db.errors import DbError
 from db.pool import create_pool
-from engine.ami import AmiClient, AmiError
+from engine.ami import AmiError, one_action
 from engine.settings import Settings
 
 
@@ -32,21 +32,11 @@ async def _check_ari(settings: Settings) -> str | None:
 
 
 async def _check_ami(settings: Settings) -> str | None:
-    client = AmiClient(settings.ami)
     try:
-        async with asyncio.timeout(settings.ami.action_timeout_s + 2):
-            while True:
-                try:
-                    await client.ping()
-                    return None
-                except AmiError as exc:
-                    if "not connected" not in str(exc):
-                        return str(exc)
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        return f"no AMI login at {settings.ami.host}:{settings.ami.port}"
-    finally:
-        client.close()
+        await one_action(settings.ami, {"Action": "Ping"})
+    except AmiError as exc:
+        return str(exc)
+    return None
 
 
 async def _check_db(settings: Settings) -> str | None:

@@ -38,9 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     lab_commands.add_parser("down", help="stop everything the lab started")
     lab_commands.add_parser("status", help="what runs")
 
-    from engine.cli_portfolio import add_commands
+    from engine import cli_agents, cli_portfolio
 
-    add_commands(commands)
+    cli_portfolio.add_commands(commands)
+    cli_agents.add_commands(commands)
 
     demo = commands.add_parser("demo", help="a simulated campaign on the lab")
     demo.add_argument("--debtors", type=int, default=12)
@@ -98,6 +99,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from engine import cli_portfolio
 
             return asyncio.run(cli_portfolio.run(args, settings))
+        case "agents":
+            from engine import cli_agents
+
+            return asyncio.run(cli_agents.main(args, settings))
         case "demo":
             from engine.demo import run_demo
 

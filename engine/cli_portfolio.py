@@ -60,7 +60,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 @asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     url = settings.database_url()
     if not url:
         raise SettingsError("database.url is not set (nor DATABASE_URL)")
@@ -77,7 +77,7 @@ def _cipher(settings: Settings) -> PiiCipher:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        async with _database(settings) as pool:
+        async with open_database(settings) as pool:
             match args.command:
                 case "import":
                     return await _import_debtors(args, settings, pool)

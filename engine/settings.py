@@ -130,6 +130,17 @@ class BotSettings(_Section):
         return self
 
 
+class AgentSettings(_Section):
+    """Agents on SIP phones."""
+
+    # The include file pjsip.conf loads (`#tryinclude pjsip_agents.conf`): written by
+    # `huilong agents`, from the agent table. Unset: the lab PBX's, when the lab is set up.
+    pjsip_include: Path | None = None
+    # The digest realm of the phones' credentials (only their MD5 is stored).
+    realm: str = Field(default="huilong", pattern=r"^[A-Za-z0-9.-]{1,64}$")
+    wrap_up_s: float = Field(default=10.0, ge=0, le=600)
+
+
 class LabSettings(_Section):
     state_dir: Path = Path(".state")
     # Where a provisioned Asterisk root is cached as a tarball between clones.
@@ -154,6 +165,7 @@ class Settings(BaseSettings):
     pii: PiiSettings = PiiSettings()
     lab: LabSettings = LabSettings()
     bot: BotSettings = BotSettings()
+    agents: AgentSettings = AgentSettings()
 
     @classmethod
     def settings_customise_sources(
