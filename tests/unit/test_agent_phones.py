@@ -30,7 +30,8 @@ def test_each_agent_becomes_endpoint_auth_and_aor_on_the_templates():
     block = text[text.index("[1001](agent-endpoint)"):text.index("[1002](agent-endpoint)")]
     assert "auth = 1001\naors = 1001\n" in block
     assert 'callerid = "Wang Fang" <1001>' in block
-    assert "[1001](agent-auth)\nusername = 1001\nrealm = huilong\npassword_digest = md5:" + "a" * 32 in block
+    auth = "[1001](agent-auth)\nusername = 1001\nrealm = huilong\npassword_digest = md5:"
+    assert auth + "a" * 32 in block
     assert "[1001](agent-aor)" in block
     assert "password =" not in text
 
