@@ -70,6 +70,29 @@ class AmiClient:
             raise AmiError(f"AMI {fields.get('Action')} failed: {message}")
         return response
 
+    async def action_list(self, fields: dict[str, str]) -> list[Any]:
+        """An action answered by a list of events (e.g. PJSIPShowContacts): all of them."""
+        manager = self._ensure_manager()
+        if getattr(manager, "protocol", None) is None or not manager.authenticated:
+            raise AmiUnavailable("AMI not connected or not logged in")
+        try:
+            async with asyncio.timeout(self.settings.action_timeout_s):
+                response = await manager.send_action(fields)
+        except TimeoutError:
+            raise AmiUnavailable(f"AMI {fields.get('Action')}: no answer within "
+                                 f"{self.settings.action_timeout_s:g} s") from None
+        return list(response) if isinstance(response, list) else [response]
+
+    def on_event(self, pattern: str, callback: Any) -> None:
+        """Call `callback(fields: dict)` for each AMI event named `pattern` (never awaits)."""
+        def deliver(manager: Any, message: Any) -> None:
+            try:
+                callback({str(k): str(v) for k, v in dict(message).items()})
+            except Exception:
+                log.exception("AMI %s handler failed", pattern)
+
+        self._ensure_manager().register_event(pattern, deliver)
+
     async def ping(self) -> None:
         await self.action({"Action": "Ping"})
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from db.agents import AgentRepository
 from db.attempts import AttemptRepository
 from db.bot import BotRepository
 from db.crypto import load_or_create_keyfile
@@ -29,7 +30,8 @@ from db.errors import DbError
 from db.pool import create_pool
 from db.targets import TargetRepository
 from engine import metrics
-from engine.ami import AmiClient
+from engine.agents.service import AgentService
+from engine.ami import AmiClient, AmiError
 from engine.ari.client import AriRest
 from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
@@ -60,6 +62,7 @@ class Daemon:
         self.ari = AriSupervisor(settings.ari, self._on_ari_event, self._on_ari_connected)
         self.ami = AmiClient(settings.ami)
         self.pool: asyncpg.Pool | None = None
+        self.agents: AgentService | None = None  # once the database is open
         self.db_ok = False
         self.draining = False
         self.http_port: int | None = None
@@ -104,13 +107,15 @@ class Daemon:
         try:
             async with asyncio.TaskGroup() as tasks:
                 runner, self.http_port = await start_site(
-                    build_app(self.health), self.settings.http.host, self.settings.http.port)
+                    build_app(self.health, lambda: self.agents), self.settings.http.host,
+                    self.settings.http.port)
                 tasks.create_task(self.ari.run(), name="ari")
                 tasks.create_task(self.ami.run(), name="ami")
                 tasks.create_task(self._watchdog(), name="watchdog")
                 tasks.create_task(self._hang_up_strays(), name="strays")
                 await self._open_database()
                 tasks.create_task(self._probe_database(), name="db-probe")
+                await self._start_agents(tasks)
                 cipher = self._cipher()
                 self.check_eligibility = EligibilityChecker(self.pool, cipher)
                 self._dialer = Dialer(self.settings, self.registry, AttemptRepository(self.pool),
@@ -268,6 +273,28 @@ class Daemon:
             self.notifier.status(f"{'ok' if health.ok else 'degraded'}; "
                                  f"{health.live_calls} live calls")
             await asyncio.sleep(interval)
+
+    async def _start_agents(self, tasks: asyncio.TaskGroup) -> None:
+        assert self.pool is not None
+        agents = AgentService(AgentRepository(self.pool), asyncio.get_running_loop().time)
+        await agents.load()
+        self.ami.on_event("ContactStatus", agents.on_contact_status)
+        self.ami.on_event("UserEvent", agents.on_user_event)
+        tasks.create_task(agents.run(), name="agents")
+        tasks.create_task(self._seed_agent_phones(agents), name="agent-phones")
+        self.agents = agents
+
+    async def _seed_agent_phones(self, agents: AgentService) -> None:
+        """Which agent phones are registered right now: once, as soon as AMI answers."""
+        delays = backoff_delays(5.0)
+        while True:
+            try:
+                contacts = await self.ami.action_list({"Action": "PJSIPShowContacts"})
+            except AmiError:
+                await asyncio.sleep(next(delays))
+                continue
+            await agents.seed_reachability([dict(c) for c in contacts])
+            return
 
     async def _drain(self) -> None:
         self.draining = True

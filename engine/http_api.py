@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,6 +27,43 @@ class Health:
 
 
 HEALTH_KEY: web.AppKey[Callable[[], Health]] = web.AppKey("health", Callable[[], Health])
+AGENTS_KEY: web.AppKey[Callable[[], Any]] = web.AppKey("agents", Callable[[], Any])
+
+
+def _agent_json(agent: Any) -> dict[str, Any]:
+    return {"agent_id": agent.agent_id, "status": agent.status.value,
+            "reason": agent.pause_reason, "call_id": agent.call_id,
+            "reachable": agent.reachable}
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    service = request.app[AGENTS_KEY]()
+    if service is None:
+        return web.json_response({"error": "agents not loaded yet"}, status=503)
+    return web.json_response([_agent_json(a) for a in service.registry.agents()])
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    """POST /agents/{agent_id}/{action} (login, logout, pause, ready); JSON body
+    {"reason": ...} for a pause."""
+    from engine.agents.state import AgentStateError
+
+    service = request.app[AGENTS_KEY]()
+    if service is None:
+        return web.json_response({"error": "agents not loaded yet"}, status=503)
+    reason = None
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        reason = body.get("reason") if isinstance(body, dict) else None
+    try:
+        agent = service.request(request.match_info["agent_id"], request.match_info["action"],
+                                reason)
+    except AgentStateError as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    return web.json_response(_agent_json(agent))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -40,11 +78,15 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(health: Callable[[], Health]) -> web.Application:
+def build_app(health: Callable[[], Health],
+              agents: Callable[[], Any] = lambda: None) -> web.Application:
     app = web.Application()
     app[HEALTH_KEY] = health
+    app[AGENTS_KEY] = agents
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/agents", list_agents)
+    app.router.add_post("/agents/{agent_id}/{action}", agent_action)
     return app
 
 

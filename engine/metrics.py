@@ -19,3 +19,5 @@ DB_UP = Gauge("huilong_database_up", "1 while the database answers", registry=RE
 ARI_RECONNECTS = Counter("huilong_ari_connects", "ARI (re)connections made", registry=REGISTRY)
 DRAINING = Gauge("huilong_draining", "1 while the daemon drains for shutdown",
                  registry=REGISTRY)
+AGENTS = Gauge("huilong_agents", "Agents by state (offline, ready, reserved, on_call, wrap_up, "
+               "paused)", ["status"], registry=REGISTRY)

@@ -9,11 +9,12 @@ import os
 import subprocess
 import sys
 
+import aiohttp
 import pytest
 
 from engine.lab.phones import AgentPhone
 from tests.integration.conftest_db import free_udp_port
-from tests.integration.labkit import PROJECT_DIR
+from tests.integration.labkit import PROJECT_DIR, running_daemon, wait_until
 
 PASSWORD = "correct-horse-battery"
 
@@ -46,18 +47,25 @@ async def test_an_added_agent_phone_registers_and_a_removed_one_is_refused(huilo
     assert added.returncode == 0, added.stderr
     assert "agent 1001 added" in added.stdout and "the PBX reloaded them" in added.stdout
 
-    port = free_udp_port()
-    phone = AgentPhone("1001", PASSWORD, port)
+    phone = AgentPhone("1001", PASSWORD, free_udp_port())
     registered = await asyncio.to_thread(phone.register)
     assert registered.ok, registered.detail
-    wrong = await asyncio.to_thread(AgentPhone("1001", "not-the-password", free_udp_port())
-                                    .register, 3600, 5)
-    assert not wrong.ok
+    phone.start_answering()  # answers the PBX's qualify: the phone is online
+    try:
+        wrong = await asyncio.to_thread(AgentPhone("1001", "not-the-password", free_udp_port())
+                                        .register, 3600, 5)
+        assert not wrong.ok
 
-    listed = await huilong("list")
-    assert listed.returncode == 0, listed.stderr
-    line = next(row for row in listed.stdout.splitlines() if row.startswith("1001"))
-    assert line.split()[:3] == ["1001", "agent", "online"] and "王芳" in line
+        async def listed_online() -> bool:
+            listed = await huilong("list")
+            assert listed.returncode == 0, listed.stderr
+            line = next(row for row in listed.stdout.splitlines() if row.startswith("1001"))
+            assert "王芳" in line
+            return line.split()[:3] == ["1001", "agent", "online"]
+
+        await wait_until(listed_online, timeout=20, what="agent 1001 online", poll_s=0.5)
+    finally:
+        phone.stop()
 
     again = await huilong("add", "1001", "--name", "Someone")
     assert again.returncode == 1 and "already exists" in again.stderr
@@ -77,3 +85,80 @@ async def test_an_added_agent_phone_registers_and_a_removed_one_is_refused(huilo
                                     .register, 3600, 5)
     assert not after.ok
     assert "1001" not in (await huilong("list")).stdout
+
+
+async def test_agent_state_follows_the_phone_feature_codes_and_desk(huilong, settings, pool,
+                                                                   tmp_path):
+    """Steps: add agents 1001 and 1002; start the daemon; 1001's phone registers and
+    answers the PBX's qualify; it dials *71 (log in); the desk pauses it for lunch and
+    makes it ready; the phone goes away (unregisters) and comes back; it dials *72.
+    1002 never registers and logs in from the desk.
+    Expected (each seen on GET /agents): 1001 reachable but offline, then ready; paused
+    "lunch", ready; paused "phone unreachable" while the phone is gone and ready again
+    by itself when it is back; offline after *72. 1002 is paused "phone unreachable",
+    never ready. Every change is in agent_state_log, in order."""
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n", encoding="utf-8")
+    for agent_id in ("1001", "1002"):
+        added = await huilong("add", agent_id, "--name", f"Agent {agent_id}",
+                              "--password-file", str(secret))
+        assert added.returncode == 0, added.stderr
+    phone = AgentPhone("1001", PASSWORD, free_udp_port())
+    try:
+        async with running_daemon(settings) as daemon, aiohttp.ClientSession(
+                f"http://127.0.0.1:{daemon.http_port}") as http:
+
+            async def agent(agent_id: str) -> dict:
+                async with http.get("/agents") as reply:
+                    assert reply.status == 200
+                    return next(a for a in await reply.json() if a["agent_id"] == agent_id)
+
+            async def until(agent_id: str, **wanted: object) -> None:
+                async def matches() -> bool:
+                    current = await agent(agent_id)
+                    return all(current[k] == v for k, v in wanted.items())
+                await wait_until(matches, timeout=20, what=f"agent {agent_id} {wanted}")
+
+            async def desk(agent_id: str, action: str, **body: str) -> tuple[int, dict]:
+                async with http.post(f"/agents/{agent_id}/{action}", json=body) as reply:
+                    return reply.status, await reply.json()
+
+            assert (await agent("1001"))["status"] == "offline"
+            assert (await asyncio.to_thread(phone.register)).ok
+            phone.start_answering()
+            await until("1001", reachable=True, status="offline")
+            dialled = await asyncio.to_thread(phone.dial, "*71")
+            assert dialled.ok, dialled.detail
+            await until("1001", status="ready")
+
+            assert await desk("1001", "pause", reason="lunch") == (
+                200, {"agent_id": "1001", "status": "paused", "reason": "lunch",
+                      "call_id": None, "reachable": True})
+            status, body = await desk("1001", "ready")
+            assert status == 200 and body["status"] == "ready"
+            status, body = await desk("1001", "dance")
+            assert status == 409 and "unknown agent action" in body["error"]
+
+            phone.stop()
+            assert (await asyncio.to_thread(phone.register, 0)).ok  # the phone goes away
+            await until("1001", status="paused", reason="phone unreachable", reachable=False)
+            assert (await asyncio.to_thread(phone.register)).ok
+            phone.start_answering()
+            await until("1001", status="ready", reachable=True)
+            assert (await asyncio.to_thread(phone.dial, "*72")).ok
+            await until("1001", status="offline")
+
+            status, body = await desk("1002", "login")
+            assert status == 200 and body["status"] == "paused"
+            assert body["reason"] == "phone unreachable"
+    finally:
+        phone.stop()
+        await asyncio.to_thread(phone.register, 0)
+        for agent_id in ("1001", "1002"):
+            await huilong("remove", agent_id)
+
+    log = await pool.fetch("SELECT status, reason FROM agent_state_log WHERE agent_id = '1001'"
+                           " ORDER BY id")
+    assert [(r["status"], r["reason"]) for r in log] == [
+        ("ready", None), ("paused", "lunch"), ("ready", None),
+        ("paused", "phone unreachable"), ("ready", None), ("offline", None)]
