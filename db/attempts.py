@@ -168,6 +168,16 @@ class AttemptRepository:
             await _lock_state(conn, attempt_id)
             await _insert_event(conn, attempt_id, kind, at, detail)
 
+    async def mark_abandoned(self, attempt_id: uuid.UUID, at: datetime,
+                             detail: dict[str, Any]) -> None:
+        """An answered call no agent took: flagged for the redial rules (UK: 72 h) and
+        the abandon rate, with the event, in one transaction."""
+        _require_aware(at)
+        async with transaction(self._pool) as conn:
+            await _lock_state(conn, attempt_id)
+            await conn.execute("UPDATE attempts SET abandoned = true WHERE id = $1", attempt_id)
+            await _insert_event(conn, attempt_id, "abandoned", at, detail)
+
     async def get(self, attempt_id: uuid.UUID) -> AttemptRow | None:
         async with connection(self._pool) as conn:
             row = await conn.fetchrow(

@@ -18,7 +18,7 @@ from typing import Any
 
 from db.targets import Target, TargetRepository
 from engine.dialer import Dialer, DialRequest
-from engine.pacing import LiveState
+from engine.pacing import AgentCounts, LiveState
 from engine.session import CallRegistry, CallSession
 from predictive.model import Policy
 from predictive.policies.basic import Progressive
@@ -50,7 +50,8 @@ class CampaignRunner:
     def __init__(self, campaign_id: int, dialer: Dialer, targets: TargetRepository,
                  registry: CallRegistry, slots: int, may_dial: Callable[[], bool],
                  check: CheckEligibility, worker: str, policy: Policy | None = None,
-                 lease_s: float = 120.0, script: str | None = None) -> None:
+                 lease_s: float = 120.0, script: str | None = None,
+                 agents: Callable[[], AgentCounts] | None = None) -> None:
         self.campaign_id = campaign_id
         self._dialer = dialer
         self._targets = targets
@@ -62,7 +63,8 @@ class CampaignRunner:
         self._lease_s = lease_s
         self._script = script
         self.policy: Policy = policy if policy is not None else Progressive()
-        self._live = LiveState(slots)
+        self._live = LiveState(slots, agents)
+        self._to_agents = agents is not None
         self._mine: dict[str, CallSession] = {}
 
     async def run(self) -> None:
@@ -112,7 +114,8 @@ class CampaignRunner:
 
         try:
             session = await self._dialer.dial(
-                DialRequest(target.debtor_id, phone_id, target.campaign_id, self._script),
+                DialRequest(target.debtor_id, phone_id, target.campaign_id, self._script,
+                            agents=self._to_agents),
                 prepare=link)
         except Exception:
             await self._targets.release(target.id)

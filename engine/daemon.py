@@ -30,6 +30,7 @@ from db.errors import DbError
 from db.pool import create_pool
 from db.targets import TargetRepository
 from engine import metrics
+from engine.agents.flows import AgentCampaignError, AgentFlows
 from engine.agents.service import AgentService
 from engine.ami import AmiClient, AmiError
 from engine.ari.client import AriRest
@@ -121,6 +122,12 @@ class Daemon:
                 self._dialer = Dialer(self.settings, self.registry, AttemptRepository(self.pool),
                                       DebtorRepository(self.pool, cipher),
                                       lambda: self.ari.rest, tasks)
+                assert self.agents is not None
+                self._dialer.agent_flows = AgentFlows(
+                    self.agents, self.settings.agents, self.settings.ari.app,
+                    self.settings.dial.caller_id, lambda: self.ari.rest,
+                    AttemptRepository(self.pool),
+                    bot.prompts.media_for if bot is not None else None)
                 if bot is not None:
                     tasks.create_task(bot.media_clock.run(), name="media-clock")
                     self._dialer.bot = BotFlows(bot, BotRepository(self.pool, cipher),
@@ -222,7 +229,19 @@ class Daemon:
         slots = self.settings.dial.max_concurrent_calls
         settings = await targets.campaign_settings(campaign_id)
         script = settings.get("script")
-        if script is not None:
+        agent_counts = None
+        if settings.get("agents"):
+            flows = self._dialer.agent_flows
+            try:
+                if flows is None:
+                    raise AgentCampaignError("the agent registry is not loaded")
+                flows.check_ready()
+            except AgentCampaignError as exc:
+                log.error("campaign %d not started: %s", campaign_id, exc)
+                return
+            agent_counts = flows.agents.pacing_counts
+            script = None  # answered calls go to agents
+        elif script is not None:
             if self._dialer.bot is None or not self._dialer.bot.has_script(script):
                 log.error("campaign %d not started: script %r needs the voice bot ([bot] "
                           "enabled) and a script pack of that name", campaign_id, script)
@@ -237,7 +256,7 @@ class Daemon:
             return
         runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry, slots,
                                 self._may_dial, self.check_eligibility, self.worker, policy,
-                                script=script)
+                                script=script, agents=agent_counts)
         self.runners[campaign_id] = runner
         try:
             await runner.run()
@@ -276,7 +295,8 @@ class Daemon:
 
     async def _start_agents(self, tasks: asyncio.TaskGroup) -> None:
         assert self.pool is not None
-        agents = AgentService(AgentRepository(self.pool), asyncio.get_running_loop().time)
+        agents = AgentService(AgentRepository(self.pool), asyncio.get_running_loop().time,
+                              self.settings.agents.wrap_up_s)
         await agents.load()
         self.ami.on_event("ContactStatus", agents.on_contact_status)
         self.ami.on_event("UserEvent", agents.on_user_event)

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ari_apps.bot.flow import AmdVerdict, ChannelReady, PlaybackFinished
+from ari_apps.bot.flow import AmdVerdict
+from ari_apps.signals import ChannelGone, ChannelReady, PlaybackFinished
 from db.attempts import AttemptRepository
 from db.crypto import mask_phone
 from db.debtors import DebtorRepository
@@ -30,6 +31,7 @@ from engine.session import CallPlan, CallRegistry, CallSession, now
 from engine.settings import Settings
 
 if TYPE_CHECKING:
+    from engine.agents.flows import AgentFlows
     from engine.bot import BotFlows
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class DialRequest:
     phone_id: int
     campaign_id: int | None = None
     script: str | None = None  # the voice bot's script pack, or None: no flow on answer
+    agents: bool = False  # an answered call goes to an agent (agent campaigns)
 
 
 class Dialer:
@@ -55,6 +58,7 @@ class Dialer:
         self._tasks = tasks
         self._waiters: set[asyncio.Future[None]] = set()
         self.bot: BotFlows | None = None  # set when the voice bot is enabled
+        self.agent_flows: AgentFlows | None = None  # set once the agents are loaded
 
     async def dial(self, request: DialRequest,
                    prepare: Callable[[uuid.UUID], Awaitable[None]] | None = None) -> CallSession:
@@ -74,7 +78,11 @@ class Dialer:
             caller_id=dial.caller_id, ring_timeout_s=dial.ring_timeout_s,
             max_call_s=dial.max_call_s, max_originate_tries=dial.originate_attempts)
         flow = None
-        if request.script is not None:
+        if request.agents:
+            if self.agent_flows is None:
+                raise ValueError("an agent call needs the agent registry")
+            flow = self.agent_flows.flow()
+        elif request.script is not None:
             if self.bot is None:
                 raise ValueError(f"script {request.script!r} needs the voice bot ([bot] enabled)")
             flow = self.bot.flow_for(request.debtor_id, request.script)
@@ -150,6 +158,8 @@ def route_event(registry: CallRegistry, event: AriEvent) -> bool:
         owner = registry.get(call_id_of(channel.id))
         if owner is not None and event.type == "StasisStart":
             owner.deliver_media(ChannelReady(channel.id))
+        elif owner is not None and event.type == "ChannelDestroyed":
+            owner.deliver_media(ChannelGone(channel.id, event.cause))
         return owner is not None
     if event.type == "StasisStart" and channel is not None and event.args[:1] == ["amd"]:
         owner = registry.get(channel.id)

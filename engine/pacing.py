@@ -4,11 +4,14 @@
 For campaigns without agents (the hold and voice-bot flows) the "agents" are call
 slots: `dial.max_concurrent_calls` lines the daemon may hold at once (bounded by the
 speech-recognition capacity and the trunk). A slot is busy from answer to hang-up.
+Agent campaigns see the live agent registry instead (`AgentCounts`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,11 +45,22 @@ def policy_for(campaign_settings: dict[str, Any], slots: int) -> Policy:
     return get_policy(name)(live_workload(slots, campaign_settings))
 
 
+@dataclass(frozen=True, slots=True)
+class AgentCounts:
+    """The live agents as pacing sees them (in_call: reserved for or on a call)."""
+
+    logged_in: int
+    ready: int
+    in_call: int
+    wrap_up: int
+
+
 class LiveState:
     """Builds the policy's view of one campaign's calls, and its outcomes."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, agents: Callable[[], AgentCounts] | None = None) -> None:
         self.slots = slots
+        self._agents = agents
         self._started = time.monotonic()
 
     def snapshot(self, calls: list[CallState]) -> DialerState:
@@ -54,6 +68,15 @@ class LiveState:
                       and c.answered_at is not None)
         ringing = sum(1 for c in calls if c.phase in (Phase.INTENT, Phase.ORIGINATING,
                                                       Phase.RINGING))
+        if self._agents is not None:
+            agents = self._agents()
+            return DialerState(
+                now=time.monotonic() - self._started, agents_logged_in=agents.logged_in,
+                agents_ready=agents.ready, agents_in_call=agents.in_call,
+                agents_wrap_up=agents.wrap_up, calls_ringing=ringing,
+                calls_waiting=max(0, talking - agents.in_call),
+                calls_connected=min(talking, agents.in_call),
+                hour_of_day=datetime.now(UTC).hour)
         return DialerState(
             now=time.monotonic() - self._started, agents_logged_in=self.slots,
             agents_ready=max(0, self.slots - talking), agents_in_call=talking,

@@ -139,6 +139,16 @@ class AgentSettings(_Section):
     # The digest realm of the phones' credentials (only their MD5 is stored).
     realm: str = Field(default="huilong", pattern=r"^[A-Za-z0-9.-]{1,64}$")
     wrap_up_s: float = Field(default=10.0, ge=0, le=600)
+    # An answered call waits this long for a free agent before it is abandoned.
+    drop_s: float = Field(default=2.0, gt=0, le=30)
+    agent_ring_s: int = Field(default=10, ge=2, le=60)
+    # The safe-harbour message an abandoned call hears at once: it must name the
+    # institution and a number to call back (required before an agent campaign starts).
+    institution: str = ""
+    callback_number: str = ""
+    abandon_message: str = ("您好，这里是{institution}。很抱歉，现在没有空闲的客服。"
+                            "请拨打{callback_number}回电。再见。")
+    abandon_language: str = "zh"
 
 
 class LabSettings(_Section):

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from ari_apps.bot.dialogue import CallFacts, Dialogue, HandOff, HangUp, Listen, Say
 from ari_apps.bot.hearing import CallerSpeaking, Heard, Hearing, Silent
 from ari_apps.bot.services import BotServices, BotStore, MediaControl
+from ari_apps.signals import ChannelGone, ChannelReady, PlaybackFinished
 from db.bot import DebtorFacts, OutcomeRecord
 from stt.endpoint import (
     EndpointConfig,
@@ -45,11 +46,6 @@ AMD_TIMEOUT_S = 10.0  # amd.conf's total_analysis_time (5 s) and then some
 
 
 @dataclass(frozen=True, slots=True)
-class PlaybackFinished:
-    playback_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class AmdVerdict:
     """What the dialplan's AMD() said: status HUMAN / MACHINE / NOTSURE / HANGUP and
     its cause (e.g. "LONGGREETING-2000-1500", "INITIALSILENCE-2500-2500")."""
@@ -65,15 +61,8 @@ def is_machine(verdict: AmdVerdict) -> bool:
     return verdict.status == "MACHINE" and verdict.cause.startswith(("LONGGREETING", "MAXWORDS"))
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelReady:
-    """A helper channel (snoop, external media) entered Stasis: only then may it join a
-    bridge or be recorded (ARI answers 422 "Channel not in Stasis application" before)."""
-
-    channel_id: str
-
-
-_Signal = Heard | Silent | CallerSpeaking | PlaybackFinished | AmdVerdict | ChannelReady
+_Signal = (Heard | Silent | CallerSpeaking | PlaybackFinished | AmdVerdict | ChannelReady
+           | ChannelGone)
 
 
 class BotCall:
@@ -102,7 +91,7 @@ class BotCall:
 
     # -- called by the event reader: never awaits ------------------------------------
 
-    def deliver(self, signal: PlaybackFinished | AmdVerdict | ChannelReady) -> None:
+    def deliver(self, signal: PlaybackFinished | AmdVerdict | ChannelReady | ChannelGone) -> None:
         self._signals.put_nowait(signal)
 
     # -- the call --------------------------------------------------------------------

@@ -26,12 +26,16 @@ from engine.agents.state import (
     AgentEvent,
     AgentStateError,
     AgentStatus,
+    CallEnded,
+    Connected,
     LogIn,
     LogOut,
+    OfferFailed,
     Pause,
     PhoneReachable,
     Ready,
 )
+from engine.pacing import AgentCounts
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +59,11 @@ def desk_event(action: str, reason: str | None = None) -> AgentEvent:
 
 
 class AgentService:
-    def __init__(self, repository: AgentRepository, clock: Callable[[], float]) -> None:
+    def __init__(self, repository: AgentRepository, clock: Callable[[], float],
+                 wrap_up_s: float = 10.0) -> None:
         self.registry = AgentRegistry()
+        self.wrap_up_s = wrap_up_s
+        self._ready_waiters: list[asyncio.Future[None]] = []
         self._repository = repository
         self._clock = clock
         self._changes: asyncio.Queue[Agent] = asyncio.Queue()
@@ -96,6 +103,54 @@ class AgentService:
         self.registry.get(agent_id)
         self._apply(agent_id, desk_event(action, reason))
         return self.registry.get(agent_id)
+
+    # -- what calls see (ari_apps.agent.bridge.AgentDesk) -------------------------------
+
+    def reserve(self, call_id: str) -> str | None:
+        agent = self.registry.reserve_longest_idle(call_id, self._clock())
+        if agent is None:
+            return None
+        self._changed([agent])
+        return agent.agent_id
+
+    async def wait_for_ready(self, timeout_s: float) -> bool:
+        """True as soon as some agent is READY (maybe already), False after timeout_s."""
+        if self.registry.ready(self._clock()):
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._ready_waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await waiter
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            if waiter in self._ready_waiters:
+                self._ready_waiters.remove(waiter)
+
+    def pacing_counts(self) -> AgentCounts:
+        counts = self.registry.counts()
+        return AgentCounts(
+            logged_in=len(self.registry.agents()) - counts[AgentStatus.OFFLINE],
+            ready=counts[AgentStatus.READY],
+            in_call=counts[AgentStatus.RESERVED] + counts[AgentStatus.ON_CALL],
+            wrap_up=counts[AgentStatus.WRAP_UP])
+
+    def connected(self, agent_id: str, call_id: str) -> None:
+        self._apply_quietly(agent_id, Connected(call_id))
+
+    def offer_failed(self, agent_id: str, call_id: str, agent_missed: bool) -> None:
+        self._apply_quietly(agent_id, OfferFailed(call_id, agent_missed))
+
+    def call_ended(self, agent_id: str, call_id: str) -> None:
+        self._apply_quietly(agent_id, CallEnded(call_id, self.wrap_up_s))
+
+    def _apply_quietly(self, agent_id: str, event: AgentEvent) -> None:
+        try:
+            self._apply(agent_id, event)
+        except AgentStateError as exc:  # e.g. the agent was removed meanwhile
+            log.warning("%s", exc)
 
     # -- tasks ------------------------------------------------------------------------
 
@@ -153,6 +208,11 @@ class AgentService:
         if agents:
             self._rearm.set()
             self._publish_counts()
+        if any(agent.status is AgentStatus.READY for agent in agents):
+            waiters, self._ready_waiters = self._ready_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _publish_counts(self) -> None:
         counts = self.registry.counts()

@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from engine.ari.errors import AriRejected, AriUnavailable, ChannelGone, DuplicateChannelId
+from engine.ari.errors import (
+    AriError,
+    AriRejected,
+    AriUnavailable,
+    ChannelGone,
+    DuplicateChannelId,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,25 @@ class AriRest:
                                    priority: int) -> None:
         await self._call("continue in dialplan", lambda: self._api.channels.continueInDialplan(
             channelId=channel_id, context=context, extension=extension, priority=priority))
+
+    # -- agents: what ari_apps.agent.bridge.AgentMedia needs ---------------------------
+
+    async def call_agent(self, channel_id: str, endpoint: str, app: str, timeout_s: int,
+                         caller_id: str) -> None:
+        """Ring an agent's phone into Stasis (its StasisStart means: answered)."""
+        await self._call("call agent", lambda: self._api.channels.originateWithId(
+            channelId=channel_id, endpoint=endpoint, app=app, appArgs="agent",
+            timeout=timeout_s, callerId=caller_id))
+
+    async def rtp_counts(self, channel_id: str) -> tuple[int, int] | None:
+        try:
+            stats = await self._call("rtp statistics", lambda: self._api.channels.rtpstatistics(
+                channelId=channel_id))
+        except AriError:
+            return None
+        if not isinstance(stats, dict):
+            return None
+        return int(stats.get("rxcount", 0)), int(stats.get("txcount", 0))
 
     async def record(self, channel_id: str, name: str, max_s: int) -> None:
         await self._call("record", lambda: self._api.channels.record(

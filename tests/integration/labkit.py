@@ -73,6 +73,31 @@ async def load_campaign(pool: asyncpg.Pool, settings: Settings, scenarios: list[
     return Loaded(campaign_id, by_number)
 
 
+async def add_agents(settings: Settings, pool: asyncpg.Pool, agent_ids: tuple[str, ...],
+                     password: str) -> None:
+    """Agents with SIP phone accounts, as `huilong agents add` makes them, and the PBX
+    reloaded with their phones."""
+    from db.agents import AgentRepository
+    from engine.agents.phones import digest_credential
+    from engine.cli_agents import sync
+
+    repository = AgentRepository(pool)
+    realm = settings.agents.realm
+    for agent_id in agent_ids:
+        await repository.add(agent_id, f"Agent {agent_id}", realm,
+                             digest_credential(agent_id, realm, password))
+    await sync(settings, repository)
+
+
+async def remove_agents(settings: Settings, pool: asyncpg.Pool) -> None:
+    """No agent phone left in the PBX's config for later tests."""
+    from db.agents import AgentRepository
+    from engine.cli_agents import sync
+
+    await pool.execute("UPDATE agents SET removed_at = now() WHERE removed_at IS NULL")
+    await sync(settings, AgentRepository(pool))
+
+
 async def attempts_of(pool: asyncpg.Pool, campaign_id: int) -> dict[str, AttemptRow]:
     """Attempts of a campaign by dialled number (digits)."""
     repo = AttemptRepository(pool)

@@ -1,0 +1,137 @@
+"""Predictive calls bridged to agents on real SIP phones (sipp, registered to the PBX,
+answering and echoing the audio), through the lab's carrier."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from db.campaigns import CampaignRepository
+from engine.lab.carrier import Network, Pause, Say, Scenario
+from engine.lab.phones import AgentPhone, free_udp_port
+from engine.settings import BotSettings
+from tests.integration.labkit import (
+    add_agents,
+    load_campaign,
+    remove_agents,
+    running_daemon,
+    wait_all_final,
+    wait_until,
+)
+
+PASSWORD = "agent-phone-secret"
+AGENTS = ("1001", "1002", "1003")
+
+
+def debtor_lines(count: int) -> list[Scenario]:
+    """Most answer and talk (then stay on the line until the call is ended for them);
+    some are busy or do not answer."""
+    lines = []
+    for i in range(count):
+        number = f"8613700{i:06d}"
+        if i % 5 == 4:
+            lines.append(Scenario(number, Network.BUSY, ring_s=0.5))
+        elif i % 7 == 6:
+            lines.append(Scenario(number, Network.NO_ANSWER, ring_s=1.0))
+        else:
+            lines.append(Scenario(number, Network.ANSWER, ring_s=0.5 + (i % 3) * 0.3, hold_s=None,
+                                  script=(Say("Hello? Yes, speaking. Who is calling please?"),
+                                          Pause(0.5),
+                                          Say("I see. Go on, I am listening to you now."))))
+    return lines
+
+
+async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_message(
+        lab, settings, pool):
+    """Steps: three agents' phones register and answer (ringing 0.2 s, talking 2.5 s,
+    echoing the audio); the agents log in from the desk; a campaign of 40 debtors
+    (30 answer, the rest busy or no answer) runs with a fixed dial ratio of 1.5 lines per
+    ready agent, so some answered calls find no agent within the 2 s drop time; agent 1003
+    logs out when the campaign is a third done.
+    Expected: every answered call was either bridged to an agent (RTP flowing on both
+    legs) or abandoned with the message played and the attempt flagged; no call was
+    offered to 1003 after the logout took effect; answer → agent latency is recorded;
+    no channel and no non-final attempt is left."""
+    settings.bot = BotSettings(**lab.bot_settings())
+    settings.agents.institution = "Huilong Test Bank"
+    settings.agents.callback_number = "400 000 0000"
+    settings.agents.abandon_message = ("This is {institution}. No agent is free right now. "
+                                       "Please call us back on {callback_number}. Goodbye.")
+    settings.agents.abandon_language = "en"
+    settings.agents.wrap_up_s = 0.5
+    settings.dial.max_concurrent_calls = 6
+    await add_agents(settings, pool, AGENTS, PASSWORD)
+    phones = [AgentPhone(agent_id, PASSWORD, free_udp_port()) for agent_id in AGENTS]
+    scenarios = debtor_lines(40)
+    lab.carrier.apply(scenarios)
+    loaded = await load_campaign(pool, settings, scenarios, name="agents", start=False,
+                                 options={"agents": True, "pacing": "fixed_ratio"})
+    try:
+        for phone in phones:
+            assert (await asyncio.to_thread(phone.register)).ok
+            phone.start_answering(ring_ms=200, talk_ms=2500)
+        async with running_daemon(settings) as daemon, aiohttp.ClientSession(
+                f"http://127.0.0.1:{daemon.http_port}") as http:
+
+            async def states() -> dict[str, dict]:
+                async with http.get("/agents") as reply:
+                    return {a["agent_id"]: a for a in await reply.json()}
+
+            async def all_reachable() -> bool:
+                return all(a["reachable"] for a in (await states()).values())
+
+            await wait_until(all_reachable, timeout=30, what="three phones reachable")
+            for agent_id in AGENTS:
+                async with http.post(f"/agents/{agent_id}/login") as reply:
+                    assert reply.status == 200, await reply.text()
+            await CampaignRepository(pool).set_status(loaded.campaign_id, "running")
+
+            async def a_third_done() -> bool:
+                done = await pool.fetchval(
+                    "SELECT count(*) FROM attempts WHERE campaign_id = $1 AND state = 'final'",
+                    loaded.campaign_id)
+                return done >= 13
+
+            await wait_until(a_third_done, timeout=120, what="a third of the campaign")
+            async with http.post("/agents/1003/logout") as reply:
+                assert reply.status == 200
+            await wait_all_final(pool, loaded.campaign_id, len(scenarios), timeout=300)
+            latencies = list(daemon._dialer.agent_flows.latencies)  # type: ignore[union-attr]
+    finally:
+        for phone in phones:
+            phone.stop()
+            await asyncio.to_thread(phone.register, 0)
+        await remove_agents(settings, pool)
+
+    rows = await pool.fetch(
+        "SELECT a.id, a.answered_at IS NOT NULL AS answered, a.abandoned,"
+        " coalesce(json_agg(json_build_object('kind', e.kind, 'detail', e.detail, 'at', e.at)"
+        "   ORDER BY e.at) FILTER (WHERE e.kind IN ('agent_connected', 'abandoned',"
+        "   'media_check')), '[]') AS events"
+        " FROM attempts a LEFT JOIN call_events e ON e.attempt_id = a.id"
+        " WHERE a.campaign_id = $1 GROUP BY a.id", loaded.campaign_id)
+    answered = [r for r in rows if r["answered"]]
+    assert len(answered) >= 25
+    bridged = abandoned = 0
+    for row in answered:
+        events = {e["kind"]: e for e in json.loads(row["events"])}
+        if "agent_connected" in events:
+            bridged += 1
+            assert not row["abandoned"]
+            media = events["media_check"]["detail"]
+            assert media["agent_rx"] > 0 and media["agent_tx"] > 0, media
+            assert media["debtor_rx"] > 0 and media["debtor_tx"] > 0, media
+        else:
+            abandoned += 1
+            assert row["abandoned"] and events["abandoned"]["detail"]["message_played"], row
+    assert bridged >= 10 and abandoned >= 1, (bridged, abandoned)
+    assert len(latencies) == bridged and all(0 < s < 15 for s in latencies)
+
+    log = await pool.fetch("SELECT status, at FROM agent_state_log WHERE agent_id = '1003'"
+                           " ORDER BY id")
+    statuses = [r["status"] for r in log]
+    assert "offline" in statuses
+    gone = next(r["at"] for r in log if r["status"] == "offline")
+    assert not [r for r in log if r["at"] > gone and r["status"] in ("reserved", "on_call")]
