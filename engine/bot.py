@@ -95,6 +95,9 @@ class BotFlows:
     def __init__(self, services: BotServices, repository: BotRepository,
                  media: Callable[[], MediaControl | None]) -> None:
         self.services = replace(services, store=repository)
+        # Set once agents are loaded: bridges a call the bot hands off (hardship,
+        # dispute, a request for a person) to an agent.
+        self.hand_off: Flow | None = None
         self._repository = repository
         self._media = media
 
@@ -105,7 +108,10 @@ class BotFlows:
         async def flow(session: CallSession) -> None:
             facts = await self._repository.facts(debtor_id)
             bot = BotCall(self.services, self._media, uuid.UUID(session.id), facts, script)
+            bot.can_hand_off = self.hand_off is not None
             session.media_listener = bot.deliver  # type: ignore[assignment]
             await bot.run()
+            if bot.handed_off and self.hand_off is not None:
+                await self.hand_off(session)
 
         return flow

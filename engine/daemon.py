@@ -132,6 +132,7 @@ class Daemon:
                     tasks.create_task(bot.media_clock.run(), name="media-clock")
                     self._dialer.bot = BotFlows(bot, BotRepository(self.pool, cipher),
                                                 lambda: self.ari.rest)
+                    self._enable_hand_off(self._dialer.bot, self._dialer.agent_flows)
                 tasks.create_task(self._schedule_campaigns(tasks), name="campaigns")
                 self.ready.set()
                 self.notifier.ready(f"running on :{self.http_port}")
@@ -303,6 +304,17 @@ class Daemon:
         tasks.create_task(agents.run(), name="agents")
         tasks.create_task(self._seed_agent_phones(agents), name="agent-phones")
         self.agents = agents
+
+    def _enable_hand_off(self, bot: BotFlows, agents: AgentFlows) -> None:
+        """The bot hands calls to agents when an unserved hand-off can end lawfully
+        (the message names the institution and a callback number); otherwise it ends
+        them politely and queues an agent task, as before."""
+        try:
+            agents.check_ready()
+        except AgentCampaignError as exc:
+            log.info("voice bot hand-offs end the call with an agent task: %s", exc)
+            return
+        bot.hand_off = agents.flow(handoff=True)
 
     async def _seed_agent_phones(self, agents: AgentService) -> None:
         """Which agent phones are registered right now: once, as soon as AMI answers."""

@@ -142,6 +142,8 @@ class AgentSettings(_Section):
     # An answered call waits this long for a free agent before it is abandoned.
     drop_s: float = Field(default=2.0, gt=0, le=30)
     agent_ring_s: int = Field(default=10, ge=2, le=60)
+    # A call the voice bot hands to an agent ("please hold") waits this long for one.
+    handoff_wait_s: float = Field(default=30.0, gt=0, le=600)
     # The safe-harbour message an abandoned call hears at once: it must name the
     # institution and a number to call back (required before an agent campaign starts).
     institution: str = ""

@@ -9,7 +9,8 @@ agent's phone is called (`PJSIP/<agent id>`, into Stasis: its StasisStart means 
 agent answered) and joins the bridge; the time from the debtor's answer to that moment
 is the answer → agent latency. An agent who does not pick up is paused ("no answer")
 and the next ready agent is tried. After the bridge is up, both legs' RTP counters are
-read once, as evidence that audio flows both ways. Whoever hangs up first ends the
+read until both have carried audio both ways, as evidence that the two heard each
+other. Whoever hangs up first ends the
 call for both; the agent goes to wrap-up.
 
 Talks to Asterisk and the agent registry only through the Protocols below.
@@ -70,6 +71,9 @@ class AgentCallConfig:
     caller_id: str
     drop_s: float = 2.0
     agent_ring_s: int = 10
+    handoff: bool = False
+    """A call the voice bot hands over: the caller was told to hold, so it waits longer
+    (`drop_s` is the hand-off wait) and, unserved, is not a predictive abandon."""
 
 
 Signal = ChannelReady | ChannelGone | PlaybackFinished
@@ -101,7 +105,7 @@ class AgentCall:
         agent does (after hanging up the debtor) or after an abandon."""
         loop = asyncio.get_running_loop()
         answered_at = loop.time()
-        bridge = f"{self.call_id}-br"
+        bridge = f"{self.call_id}-ab"  # not "-br": the bot's bridge may be going away
         leg: str | None = None
         try:
             await self._media.create_bridge(bridge)
@@ -117,11 +121,7 @@ class AgentCall:
                      self.agent_id, self.latency_s * 1000)
             await self._log.record("agent_connected", {
                 "agent": self.agent_id, "latency_ms": round(self.latency_s * 1000)})
-            if await self._until_gone(leg, MEDIA_CHECK_AFTER_S):
-                await self._hang_up_debtor()
-                return
-            await self._media_check(leg)
-            await self._until_gone(leg, None)
+            await self._check_media_until_gone(leg)
             await self._hang_up_debtor()
         finally:
             await asyncio.shield(self._tear_down(bridge, leg))
@@ -190,8 +190,11 @@ class AgentCall:
                         break
         except TimeoutError:
             log.warning("call %s: the abandon message did not finish", self.call_id)
-        await self._log.abandoned({"waited_ms": round(waited_s * 1000),
-                                   "message_played": played})
+        detail = {"waited_ms": round(waited_s * 1000), "message_played": played}
+        if self._config.handoff:
+            await self._log.record("handoff_unserved", detail)
+        else:
+            await self._log.abandoned(detail)
         await self._hang_up_debtor()
 
     async def _until_gone(self, leg: str, timeout_s: float | None) -> bool:
@@ -205,13 +208,27 @@ class AgentCall:
         except TimeoutError:
             return False
 
-    async def _media_check(self, leg: str) -> None:
-        agent = await self._media.rtp_counts(leg)
-        debtor = await self._media.rtp_counts(self.call_id)
-        detail = {"agent_rx": agent[0] if agent else None, "agent_tx": agent[1] if agent else None,
-                  "debtor_rx": debtor[0] if debtor else None,
-                  "debtor_tx": debtor[1] if debtor else None}
+    async def _check_media_until_gone(self, leg: str) -> None:
+        """Until the agent's leg ends: read both legs' RTP counters every
+        MEDIA_CHECK_AFTER_S until each has carried audio both ways (a mixing bridge sends
+        nothing while nobody speaks, so an early reading can be all zero), and record
+        the last reading — the evidence that the agent and the debtor heard each other."""
+        detail: dict[str, int | None] | None = None
+        while not await self._until_gone(leg, MEDIA_CHECK_AFTER_S):
+            agent = await self._media.rtp_counts(leg)
+            debtor = await self._media.rtp_counts(self.call_id)
+            detail = {"agent_rx": agent[0] if agent else None,
+                      "agent_tx": agent[1] if agent else None,
+                      "debtor_rx": debtor[0] if debtor else None,
+                      "debtor_tx": debtor[1] if debtor else None}
+            if all(detail.values()):
+                break
+        else:
+            if detail is not None:
+                await self._log.record("media_check", detail)
+            return
         await self._log.record("media_check", detail)
+        await self._until_gone(leg, None)
 
     async def _hang_up_debtor(self) -> None:
         with contextlib.suppress(Exception):

@@ -88,6 +88,8 @@ class BotCall:
         self._machine = False
         self._speech_ended_at: float | None = None  # the answer a reply is owed to
         self.dialogue: Dialogue | None = None
+        self.can_hand_off = False  # an agent flow can take the live call after the bot
+        self.handed_off = False
 
     # -- called by the event reader: never awaits ------------------------------------
 
@@ -239,6 +241,13 @@ class BotCall:
                         await self._say(command, upcoming)
                     case Listen():
                         next_commands = await self._listen(dialogue, command)
+                    case HandOff(reason=reason) if self.can_hand_off:
+                        # The call stays up: once the bot's media is torn down, the
+                        # caller of run() bridges it to an agent.
+                        log.info("call %s: bot hands the call to an agent (%s)",
+                                 self.channel_id, reason)
+                        self.handed_off = True
+                        return
                     case HangUp(reason=reason) | HandOff(reason=reason):
                         log.info("call %s: bot ends the call (%s)", self.channel_id, reason)
                         with contextlib.suppress(Exception):

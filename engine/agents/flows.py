@@ -52,6 +52,9 @@ class AgentFlows:
         self._settings = settings
         self._config = AgentCallConfig(app=app, caller_id=caller_id, drop_s=settings.drop_s,
                                        agent_ring_s=settings.agent_ring_s)
+        self._handoff_config = AgentCallConfig(
+            app=app, caller_id=caller_id, drop_s=settings.handoff_wait_s,
+            agent_ring_s=settings.agent_ring_s, handoff=True)
         self._media = _LiveMedia(rest)
         self._attempts = attempts
         self._synthesise = synthesise
@@ -75,9 +78,11 @@ class AgentFlows:
                                         callback_number=s.callback_number)
         return await self._synthesise(text, s.abandon_language)
 
-    def flow(self) -> Flow:
+    def flow(self, handoff: bool = False) -> Flow:
+        config = self._handoff_config if handoff else self._config
+
         async def flow(session: CallSession) -> None:
-            agent_call = AgentCall(session.id, self._config, self._media, self.agents,
+            agent_call = AgentCall(session.id, config, self._media, self.agents,
                                    _AttemptLog(self._attempts, uuid.UUID(session.id)),
                                    self._abandon_media)
             session.media_listener = agent_call.deliver

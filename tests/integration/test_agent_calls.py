@@ -9,7 +9,7 @@ import json
 import aiohttp
 
 from db.campaigns import CampaignRepository
-from engine.lab.carrier import Network, Pause, Say, Scenario
+from engine.lab.carrier import AwaitPrompt, Network, Pause, Say, Scenario
 from engine.lab.phones import AgentPhone, free_udp_port
 from engine.settings import BotSettings
 from tests.integration.labkit import (
@@ -135,3 +135,65 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
     assert "offline" in statuses
     gone = next(r["at"] for r in log if r["status"] == "offline")
     assert not [r for r in log if r["at"] > gone and r["status"] in ("reserved", "on_call")]
+
+
+async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, pool):
+    """Steps: agent 1001's phone registers and answers; the agent logs in; a bot campaign
+    (Korean script) calls one debtor who confirms identity ("네") and then says "없어요"
+    (hardship), stays on the line and speaks when the bot has said it connects them.
+    Expected: the bot's outcome is hardship with its transcript stored; instead of ending,
+    the call is bridged to agent 1001 (the agent's phone rang and answered, audio both
+    ways); the agent went on the call and into wrap-up."""
+    settings.bot = BotSettings(**lab.bot_settings())
+    settings.agents.institution = "한빛은행"
+    settings.agents.callback_number = "1588-0000"
+    settings.agents.abandon_language = "ko"
+    settings.agents.abandon_message = "{institution}입니다. {callback_number}로 전화 주세요."
+    settings.agents.wrap_up_s = 0.5
+    await add_agents(settings, pool, ("1001",), PASSWORD)
+    phone = AgentPhone("1001", PASSWORD, free_udp_port())
+    scenario = Scenario("8613700999001", Network.ANSWER, ring_s=0.5, hold_s=None,
+                        script=(AwaitPrompt(), Say("네", voice="ko"),
+                                AwaitPrompt(), Say("없어요", voice="ko"),
+                                # The bot's "connecting you, please hold" and the agent's
+                                # pick-up; then they speak (a timed pause: in a bridge
+                                # where nobody speaks Asterisk sends no frames at all, so
+                                # waiting for silence would wait for ever).
+                                Pause(5.0),
+                                Say("네, 알겠습니다. 기다리겠습니다. 여보세요, 여보세요.",
+                                    voice="ko")))
+    lab.carrier.apply([scenario])
+    loaded = await load_campaign(pool, settings, [scenario], name="handoff", start=False,
+                                 options={"script": "ko"})
+    try:
+        assert (await asyncio.to_thread(phone.register)).ok
+        phone.start_answering(ring_ms=200, talk_ms=6000)
+        async with running_daemon(settings) as daemon, aiohttp.ClientSession(
+                f"http://127.0.0.1:{daemon.http_port}") as http:
+
+            async def logged_in() -> bool:
+                async with http.post("/agents/1001/login") as reply:
+                    return (await reply.json()).get("status") == "ready"
+
+            await wait_until(logged_in, timeout=30, what="agent 1001 ready")
+            await CampaignRepository(pool).set_status(loaded.campaign_id, "running")
+            await wait_all_final(pool, loaded.campaign_id, 1, timeout=120)
+    finally:
+        phone.stop()
+        await asyncio.to_thread(phone.register, 0)
+        await remove_agents(settings, pool)
+
+    attempt_id = await pool.fetchval("SELECT id FROM attempts WHERE campaign_id = $1",
+                                     loaded.campaign_id)
+    assert await pool.fetchval("SELECT kind FROM call_outcomes WHERE attempt_id = $1",
+                               attempt_id) == "hardship"
+    assert await pool.fetchval("SELECT count(*) FROM bot_turns WHERE attempt_id = $1",
+                               attempt_id) >= 4
+    events = {r["kind"]: json.loads(r["detail"]) for r in await pool.fetch(
+        "SELECT kind, detail FROM call_events WHERE attempt_id = $1", attempt_id)}
+    assert events["agent_connected"]["agent"] == "1001", events
+    assert events["media_check"]["agent_rx"] > 0 and events["media_check"]["debtor_rx"] > 0, (
+        events["media_check"], events["agent_connected"])
+    statuses = [r["status"] for r in await pool.fetch(
+        "SELECT status FROM agent_state_log WHERE agent_id = '1001' ORDER BY id")]
+    assert statuses[:4] == ["ready", "reserved", "on_call", "wrap_up"], statuses
