@@ -187,7 +187,7 @@ class BotRepository:
                     INSERT INTO promises (debtor_id, attempt_id, amount, currency, due_date,
                                           follow_up_at)
                     VALUES ($1, $2, $3, $4, $5, $6)
-                    ON CONFLICT (attempt_id) DO NOTHING
+                    ON CONFLICT (attempt_id, due_date) DO NOTHING
                     """,
                     facts.debtor_id,
                     attempt_id,

@@ -38,6 +38,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     create.add_argument("name")
     create.add_argument("--segments", required=True, help="comma-separated segment names")
     create.add_argument("--packs", default="CN", help="rule packs, comma-separated (CN,US,UK)")
+    answered = create.add_mutually_exclusive_group()
+    answered.add_argument("--script", default=None,
+                          help="answered calls talk with the voice bot (script pack: zh, en, ko…)")
+    answered.add_argument("--agents", action="store_true",
+                          help="answered calls are bridged to agents (predictive)")
+    create.add_argument("--pacing", default=None,
+                        help="pacing policy (progressive by default; huilong, fixed_ratio, …)")
     for action in ("start", "pause", "status"):
         actions.add_parser(action).add_argument("campaign_id", type=int)
 
@@ -154,8 +161,14 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
         case "create":
             segments = [s.strip() for s in args.segments.split(",") if s.strip()]
             packs = [p.strip().upper() for p in args.packs.split(",") if p.strip()]
-            campaign_id = await campaigns.create(args.name, "hold",
-                                                 {"segments": segments, "packs": packs})
+            options: dict[str, object] = {"segments": segments, "packs": packs}
+            if args.script:
+                options["script"] = args.script
+            if args.agents:
+                options["agents"] = True
+            if args.pacing:
+                options["pacing"] = args.pacing
+            campaign_id = await campaigns.create(args.name, "hold", options)
             added = await targets.add_segments(campaign_id, segments)
             print(f"campaign {campaign_id} ({args.name}): {added} debtors from "
                   f"{', '.join(segments)}; rule packs {', '.join(packs)}")

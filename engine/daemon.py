@@ -26,6 +26,7 @@ from db.attempts import AttemptRepository
 from db.bot import BotRepository
 from db.crypto import load_or_create_keyfile
 from db.debtors import DebtorRepository
+from db.desk import DeskRepository
 from db.errors import DbError
 from db.pool import create_pool
 from db.targets import TargetRepository
@@ -38,6 +39,7 @@ from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
 from engine.bot import BotFlows, prepare_bot
 from engine.campaign import CampaignRunner, CheckEligibility, always_first_number
+from engine.desk.web import Desk
 from engine.dialer import Dialer, reconcile, recover_orphans, route_event
 from engine.eligibility import EligibilityChecker
 from engine.http_api import Health, build_app, start_site
@@ -64,6 +66,7 @@ class Daemon:
         self.ami = AmiClient(settings.ami)
         self.pool: asyncpg.Pool | None = None
         self.agents: AgentService | None = None  # once the database is open
+        self.desk: Desk | None = None
         self.db_ok = False
         self.draining = False
         self.http_port: int | None = None
@@ -108,7 +111,8 @@ class Daemon:
         try:
             async with asyncio.TaskGroup() as tasks:
                 runner, self.http_port = await start_site(
-                    build_app(self.health, lambda: self.agents), self.settings.http.host,
+                    build_app(self.health, lambda: self.agents, lambda: self.desk),
+                    self.settings.http.host,
                     self.settings.http.port)
                 tasks.create_task(self.ari.run(), name="ari")
                 tasks.create_task(self.ami.run(), name="ami")
@@ -118,6 +122,9 @@ class Daemon:
                 tasks.create_task(self._probe_database(), name="db-probe")
                 await self._start_agents(tasks)
                 cipher = self._cipher()
+                assert self.agents is not None
+                self.desk = Desk(self.agents, AgentRepository(self.pool),
+                                 DeskRepository(self.pool, cipher), self.settings.agents.realm)
                 self.check_eligibility = EligibilityChecker(self.pool, cipher)
                 self._dialer = Dialer(self.settings, self.registry, AttemptRepository(self.pool),
                                       DebtorRepository(self.pool, cipher),

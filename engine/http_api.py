@@ -79,8 +79,12 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 
 
 def build_app(health: Callable[[], Health],
-              agents: Callable[[], Any] = lambda: None) -> web.Application:
+              agents: Callable[[], Any] = lambda: None,
+              desk: Callable[[], Any] = lambda: None) -> web.Application:
+    from engine.desk.web import add_routes
+
     app = web.Application()
+    add_routes(app, desk)
     app[HEALTH_KEY] = health
     app[AGENTS_KEY] = agents
     app.router.add_get("/healthz", healthz)

@@ -14,6 +14,8 @@ have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 have espeak-ng || need+=(espeak-ng)
 have sox || need+=(sox)
 have sipp || need+=(sip-tester)
+have chromium || need+=(chromium)
+have chromedriver || need+=(chromium-driver)
 have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -93,6 +93,7 @@ class AgentCall:
         self._offers = 0
         self._ringing: tuple[str, str] | None = None  # (agent, leg) being offered the call
         self.agent_id: str | None = None  # the agent bridged with the debtor
+        self._on_call = False  # the registry has the agent on this call
         self.latency_s: float | None = None
 
     def deliver(self, signal: object) -> None:
@@ -121,6 +122,9 @@ class AgentCall:
                      self.agent_id, self.latency_s * 1000)
             await self._log.record("agent_connected", {
                 "agent": self.agent_id, "latency_ms": round(self.latency_s * 1000)})
+            # Only now "on call": the desk's screen pop reads the event just written.
+            self._desk.connected(self.agent_id, self.call_id)
+            self._on_call = True
             await self._check_media_until_gone(leg)
             await self._hang_up_debtor()
         finally:
@@ -144,7 +148,6 @@ class AgentCall:
             self._ringing = None
             if answered:
                 self.agent_id = agent_id
-                self._desk.connected(agent_id, self.call_id)
                 return leg
             # Whoever else is ready gets the call now; past the drop time it is not
             # worth waiting for one more.
@@ -243,5 +246,8 @@ class AgentCall:
                 await self._media.hangup(leg)
         with contextlib.suppress(Exception):
             await self._media.destroy_bridge(bridge)
-        if self.agent_id is not None:
+        if self._on_call:
+            assert self.agent_id is not None
             self._desk.call_ended(self.agent_id, self.call_id)
+        elif self.agent_id is not None:  # answered, but the call ended before the bridge
+            self._desk.offer_failed(self.agent_id, self.call_id, agent_missed=False)

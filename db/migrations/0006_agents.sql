@@ -20,3 +20,9 @@ CREATE TABLE agent_state_log (
     at            timestamptz NOT NULL
 );
 CREATE INDEX agent_state_log_agent_at ON agent_state_log (agent_id, at);
+
+-- Promises entered by an agent (an instalment plan is several, one per date) next to the
+-- bot's (agent_id NULL): one row per attempt and date.
+ALTER TABLE promises ADD COLUMN agent_id text REFERENCES agents (agent_id);
+ALTER TABLE promises DROP CONSTRAINT promises_attempt_id_key;
+ALTER TABLE promises ADD CONSTRAINT promises_attempt_date_key UNIQUE (attempt_id, due_date);

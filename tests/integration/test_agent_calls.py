@@ -143,7 +143,8 @@ async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, poo
     (hardship), stays on the line and speaks when the bot has said it connects them.
     Expected: the bot's outcome is hardship with its transcript stored; instead of ending,
     the call is bridged to agent 1001 (the agent's phone rang and answered, audio both
-    ways); the agent went on the call and into wrap-up."""
+    ways); the agent went on the call and into wrap-up; the agent's desk shows the call
+    with the bot's outcome and what it heard."""
     settings.bot = BotSettings(**lab.bot_settings())
     settings.agents.institution = "한빛은행"
     settings.agents.callback_number = "1588-0000"
@@ -169,7 +170,8 @@ async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, poo
         assert (await asyncio.to_thread(phone.register)).ok
         phone.start_answering(ring_ms=200, talk_ms=6000)
         async with running_daemon(settings) as daemon, aiohttp.ClientSession(
-                f"http://127.0.0.1:{daemon.http_port}") as http:
+                f"http://127.0.0.1:{daemon.http_port}",
+                cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for 127.0.0.1
 
             async def logged_in() -> bool:
                 async with http.post("/agents/1001/login") as reply:
@@ -178,11 +180,22 @@ async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, poo
             await wait_until(logged_in, timeout=30, what="agent 1001 ready")
             await CampaignRepository(pool).set_status(loaded.campaign_id, "running")
             await wait_all_final(pool, loaded.campaign_id, 1, timeout=120)
+            # The agent's desk shows the call with what the bot heard.
+            attempt_id = await pool.fetchval("SELECT id FROM attempts WHERE campaign_id = $1",
+                                             loaded.campaign_id)
+            async with http.post("/desk/login", data={"agent": "1001", "password": PASSWORD},
+                                 allow_redirects=False) as reply:
+                assert reply.status == 302 and reply.headers["Location"] == "/desk"
+            async with http.get(f"/desk/calls/{attempt_id}") as reply:
+                assert reply.status == 200, await reply.text()
+                pop = await reply.json()
     finally:
         phone.stop()
         await asyncio.to_thread(phone.register, 0)
         await remove_agents(settings, pool)
 
+    assert pop["bot_outcome"] == "hardship"
+    assert [t["heard"] for t in pop["transcript"] if t["heard"]] == ["네", "없어요"]
     attempt_id = await pool.fetchval("SELECT id FROM attempts WHERE campaign_id = $1",
                                      loaded.campaign_id)
     assert await pool.fetchval("SELECT kind FROM call_outcomes WHERE attempt_id = $1",

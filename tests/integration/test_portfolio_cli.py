@@ -4,6 +4,7 @@ show (masked, or revealed with an audit row), keys rotate, explain."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -72,6 +73,17 @@ async def test_import_segment_campaign_and_explain(huilong, pool, tmp_path):
     assert created.returncode == 0, created.stderr
     assert ": 3 debtors from early, late_large_or_repeated" in created.stdout
     campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE name = 'autumn'")
+    for name, extra, wanted in (("bot-run", ["--script", "zh"], {"script": "zh"}),
+                                ("desk-run", ["--agents", "--pacing", "huilong"],
+                                 {"agents": True, "pacing": "huilong"})):
+        made = await huilong("campaign", "create", name, "--segments", "early", *extra)
+        assert made.returncode == 0, made.stderr
+        stored = json.loads(await pool.fetchval(
+            "SELECT settings FROM campaigns WHERE name = $1", name))
+        assert {k: stored.get(k) for k in wanted} == wanted
+    both = await huilong("campaign", "create", "x", "--segments", "early", "--agents",
+                         "--script", "zh")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
 
     shown = await huilong("explain", "P-2", "--campaign", str(campaign_id))
     assert shown.returncode == 0, shown.stderr
