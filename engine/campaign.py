@@ -92,7 +92,7 @@ class CampaignRunner:
         for call_id, session in list(self._mine.items()):
             if session.finished.is_set():
                 del self._mine[call_id]
-                self.policy.observe(self._live.outcome(session.state))
+                self.policy.observe(self._live.outcome(session.state, session.flow_result))
 
     async def _consider(self, target: Target) -> None:
         try:

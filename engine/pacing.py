@@ -83,12 +83,15 @@ class LiveState:
             agents_wrap_up=0, calls_ringing=ringing, calls_waiting=0,
             calls_connected=talking, hour_of_day=datetime.now(UTC).hour)
 
-    def outcome(self, call: CallState) -> CallOutcome:
+    def outcome(self, call: CallState, flow_result: str | None = None) -> CallOutcome:
         start = call.originated_at
         end = call.ended_at or datetime.now(UTC)
         verdict = call.answered_at or end
         ring_s = (verdict - start).total_seconds() if start else 0.0
         answered = call.answered_at is not None
+        if answered and flow_result == "abandoned":
+            return CallOutcome(at=time.monotonic() - self._started, result=Result.ABANDONED,
+                               ring_s=ring_s, hour_of_day=verdict.astimezone(UTC).hour)
         return CallOutcome(
             at=time.monotonic() - self._started,
             result=Result.CONNECTED if answered else Result.NO_ANSWER, ring_s=ring_s,

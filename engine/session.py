@@ -82,6 +82,9 @@ class CallSession:
         self._tasks: asyncio.TaskGroup | None = None
         # Where the event reader sends media events (playbacks) of this call's flow.
         self.media_listener: Callable[[object], None] | None = None
+        # What the answered-call flow made of the call, for pacing ("abandoned": a
+        # person found no agent in time).
+        self.flow_result: str | None = None
 
     def deliver(self, event: call.Event) -> None:
         """Called by the event reader: never blocks, never awaits."""

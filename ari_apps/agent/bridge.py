@@ -95,6 +95,7 @@ class AgentCall:
         self.agent_id: str | None = None  # the agent bridged with the debtor
         self._on_call = False  # the registry has the agent on this call
         self.latency_s: float | None = None
+        self.abandoned = False  # a person found no agent within the drop time
 
     def deliver(self, signal: object) -> None:
         """Called by the event reader: never awaits."""
@@ -197,6 +198,7 @@ class AgentCall:
         if self._config.handoff:
             await self._log.record("handoff_unserved", detail)
         else:
+            self.abandoned = True
             await self._log.abandoned(detail)
         await self._hang_up_debtor()
 

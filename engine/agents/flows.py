@@ -91,5 +91,7 @@ class AgentFlows:
             finally:
                 if agent_call.latency_s is not None:
                     self.latencies.append(agent_call.latency_s)
+                if agent_call.abandoned:
+                    session.flow_result = "abandoned"
 
         return flow
