@@ -20,6 +20,7 @@ from db.campaigns import CampaignRepository
 from db.crypto import load_or_create_keyfile
 from db.pool import create_pool
 from db.targets import TargetRepository
+from engine import demo_agents
 from engine.daemon import Daemon
 from engine.lab.carrier import AwaitPrompt, Network, Pause, Say, Scenario
 from engine.lab.lab import Lab
@@ -51,6 +52,9 @@ BEHAVIOURS: tuple[tuple[Network, float | None, tuple[Say | Pause, ...], str], ..
 )
 
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙")
+# CN rules (calling hours, caps) apply; public holidays are ignored so the demo runs any
+# day of the year.
+RULES: dict[str, object] = {"packs": ["CN"], "pack_overrides": {"CN": {"avoid_holidays": False}}}
 
 
 # Debtors the voice bot talks to (script `ko`: the small Korean model runs offline):
@@ -94,22 +98,31 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
         print("the lab is not running: `huilong lab up` (or `make demo`) first", file=sys.stderr)
         return 1
     people, talkers = demo_debtors(debtors), bot_debtors()
-    lab.carrier.apply([p.scenario for p in people + talkers])
+    agent_lines = demo_agents.agent_lines()
+    lab.carrier.apply([p.scenario for p in people + talkers] + agent_lines)
     pool = await create_pool(lab.database_url())
     try:
         campaign_id, bot_campaign_id = await _load(pool, settings, people, talkers)
         settings.http.port = 0
         settings.bot = BotSettings(**lab.bot_settings())
+        demo_agents.configure(settings)
         daemon = Daemon(settings)
         daemon_task = asyncio.create_task(daemon.run(), name="daemon")
         await _show_progress(pool, campaign_id, len(people), daemon_task)
         print(f"\nvoice bot campaign {bot_campaign_id}: {len(talkers)} debtors answer in Korean")
         await _show_progress(pool, bot_campaign_id, len(talkers), daemon_task)
+
+        async def progress(pool, campaign: int, total: int) -> None:  # type: ignore[no-untyped-def]
+            await _show_progress(pool, campaign, total, daemon_task)
+
+        agents = await demo_agents.run_agent_campaign(
+            pool, settings, daemon, agent_lines, zone_at_local_hour(11, datetime.now(UTC)),
+            RULES, progress)
         daemon.request_stop()
         await daemon_task
         calls = await _report(pool, campaign_id, people)
         conversations = await _report_bot(pool, settings, bot_campaign_id, talkers)
-        return calls or conversations
+        return calls or conversations or agents
     finally:
         await pool.close()
 
@@ -175,9 +188,7 @@ async def _load(pool, settings: Settings, people: list[DemoDebtor],
         print(f"{row['external_id']:10} {row['segment']:24} {row['strategy']:12} "
               f"{row['priority']:9}")
     campaigns, targets = CampaignRepository(pool), TargetRepository(pool)
-    # CN rules (calling hours, caps) apply; public holidays are ignored so the demo
-    # runs any day of the year.
-    rules = {"packs": ["CN"], "pack_overrides": {"CN": {"avoid_holidays": False}}}
+    rules = RULES
     campaign_id = await campaigns.create(f"demo-{now:%Y%m%d-%H%M%S}", "hold", rules)
     bot_campaign_id = await campaigns.create(f"demo-bot-{now:%Y%m%d-%H%M%S}", "bot",
                                              {**rules, "script": "ko"})
