@@ -51,18 +51,22 @@ class AmiClient:
             self._manager.connect()
         return self._manager
 
-    async def action(self, fields: dict[str, str]) -> Any:
+    async def _send(self, fields: dict[str, str]) -> Any:
+        """The raw answer to one action (a message, or a list for event-list actions)."""
         manager = self._ensure_manager()
         if getattr(manager, "protocol", None) is None or not manager.authenticated:
             raise AmiUnavailable("AMI not connected or not logged in")
         try:
             async with asyncio.timeout(self.settings.action_timeout_s):
-                response = await manager.send_action(fields)
+                return await manager.send_action(fields)
         except TimeoutError:
             raise AmiUnavailable(f"AMI {fields.get('Action')}: no answer within "
                                  f"{self.settings.action_timeout_s:g} s") from None
         except (OSError, AttributeError) as exc:
             raise AmiUnavailable(f"AMI {fields.get('Action')}: {exc}") from None
+
+    async def action(self, fields: dict[str, str]) -> Any:
+        response = await self._send(fields)
         if isinstance(response, list):
             response = response[0] if response else None
         if response is None or not getattr(response, "success", False):
@@ -72,15 +76,7 @@ class AmiClient:
 
     async def action_list(self, fields: dict[str, str]) -> list[Any]:
         """An action answered by a list of events (e.g. PJSIPShowContacts): all of them."""
-        manager = self._ensure_manager()
-        if getattr(manager, "protocol", None) is None or not manager.authenticated:
-            raise AmiUnavailable("AMI not connected or not logged in")
-        try:
-            async with asyncio.timeout(self.settings.action_timeout_s):
-                response = await manager.send_action(fields)
-        except TimeoutError:
-            raise AmiUnavailable(f"AMI {fields.get('Action')}: no answer within "
-                                 f"{self.settings.action_timeout_s:g} s") from None
+        response = await self._send(fields)
         return list(response) if isinstance(response, list) else [response]
 
     def on_event(self, pattern: str, callback: Any) -> None:
