@@ -107,7 +107,9 @@ class AgentService:
     # -- what calls see (ari_apps.agent.bridge.AgentDesk) -------------------------------
 
     def reserve(self, call_id: str) -> str | None:
-        agent = self.registry.reserve_longest_idle(call_id, self._clock())
+        now = self._clock()
+        self._changed(self.registry.tick(now))  # wrap-ups just over: logged as READY first
+        agent = self.registry.reserve_longest_idle(call_id, now)
         if agent is None:
             return None
         self._changed([agent])

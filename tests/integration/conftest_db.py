@@ -152,13 +152,6 @@ def _run_in_own_loop(make_coroutine: Callable[[], Awaitable[T]]) -> T:
         return executor.submit(asyncio.run, run()).result()
 
 
-def free_udp_port() -> int:
-    """A loopback UDP port nobody holds right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def free_tcp_port() -> int:
     """A loopback TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

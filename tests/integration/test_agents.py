@@ -12,8 +12,7 @@ import sys
 import aiohttp
 import pytest
 
-from engine.lab.phones import AgentPhone
-from tests.integration.conftest_db import free_udp_port
+from engine.lab.phones import AgentPhone, free_udp_port
 from tests.integration.labkit import PROJECT_DIR, running_daemon, wait_until
 
 PASSWORD = "correct-horse-battery"
