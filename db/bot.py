@@ -1,6 +1,7 @@
 """What the voice bot reads and writes: the facts it speaks, each turn's transcript
 (encrypted), the call's structured outcome and what follows from it (a promise with its
-follow-up, an agent task, an opt-out on the do-not-call list) in one transaction.
+follow-up, an agent task, a callback to schedule, an opt-out on the do-not-call list) in
+one transaction.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import asyncpg
 
 from db.crypto import PiiCipher
 from db.debtors import NAME_PURPOSE
+from db.opt_out import add_opt_out
 from db.pool import connection, transaction
 
 TRANSCRIPT_PURPOSE = "bot.transcript"
-OPT_OUT_LIST = "opt-out"  # the global list a debtor's spoken opt-out lands on
 AGENT_REASONS = frozenset({"hardship", "dispute", "handoff_request"})
 
 
@@ -203,18 +204,17 @@ class BotRepository:
                     attempt_id,
                     outcome.kind,
                 )
-            if outcome.kind == "opt_out":
-                list_id = await conn.fetchval(
-                    """
-                    INSERT INTO dnc_lists (name) VALUES ($1)
-                    ON CONFLICT (name) DO UPDATE SET name = excluded.name
-                    RETURNING id
-                    """,
-                    OPT_OUT_LIST,
-                )
+            if outcome.kind == "callback" and outcome.callback_at is not None:
+                # For the callback scheduler, which dials through the compliance gate.
                 await conn.execute(
-                    "INSERT INTO dnc_entries (list_id, debtor_id, reason) VALUES ($1, $2, $3)",
-                    list_id,
+                    """
+                    INSERT INTO callbacks (debtor_id, attempt_id, due_at, source)
+                    VALUES ($1, $2, $3, 'bot')
+                    ON CONFLICT (attempt_id) WHERE source = 'bot' DO NOTHING
+                    """,
                     facts.debtor_id,
-                    f"asked the bot on call {attempt_id}",
+                    attempt_id,
+                    outcome.callback_at,
                 )
+            if outcome.kind == "opt_out":
+                await add_opt_out(conn, facts.debtor_id, f"asked the bot on call {attempt_id}")

@@ -1,7 +1,11 @@
-"""HTTP endpoints of the daemon: /healthz and /metrics (Prometheus)."""
+"""HTTP endpoints of the daemon: /healthz and /metrics (Prometheus), the agents' states
+(`GET /agents`, open: read-only monitoring without personal data) and the supervisor API
+(`POST /agents/{agent_id}/{action}`: a supervisor's desk session or HTTP Basic
+credentials, see engine.desk.auth), and the agent desk (engine.desk.web)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -10,6 +14,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from engine import metrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +51,16 @@ async def list_agents(request: web.Request) -> web.Response:
 
 async def agent_action(request: web.Request) -> web.Response:
     """POST /agents/{agent_id}/{action} (login, logout, pause, ready); JSON body
-    {"reason": ...} for a pause."""
+    {"reason": ...} for a pause. Supervisors only: 401 without credentials, 403 for
+    anyone else."""
     from engine.agents.state import AgentStateError
+    from engine.desk.auth import require_supervisor
+    from engine.desk.web import DESK_KEY
 
+    desk = request.app[DESK_KEY]()
+    if desk is None:  # it holds the sessions and the accounts to check credentials with
+        return web.json_response({"error": "the desk is not ready yet"}, status=503)
+    supervisor = await require_supervisor(request, desk.sessions, desk.accounts)
     service = request.app[AGENTS_KEY]()
     if service is None:
         return web.json_response({"error": "agents not loaded yet"}, status=503)
@@ -63,6 +76,8 @@ async def agent_action(request: web.Request) -> web.Response:
                                 reason)
     except AgentStateError as exc:
         return web.json_response({"error": str(exc)}, status=409)
+    log.info("agent %s: %s by supervisor %s", agent.agent_id, request.match_info["action"],
+             supervisor.agent_id)
     return web.json_response(_agent_json(agent))
 
 

@@ -1,23 +1,23 @@
 """The agent desk: web pages served by the daemon (aiohttp), live over server-sent events.
 
-- `/desk/login`: the agent id and the phone's SIP password (checked against the stored
-  digest credential: the desk keeps no second password). A random session token in an
-  HttpOnly, SameSite=Strict cookie; sessions live in the daemon's memory.
+- `/desk/login`: the agent id and the phone's SIP password (engine.desk.auth: checked
+  against the stored digest credential, the desk keeps no second password); the session
+  remembers the role.
 - `/desk`: state buttons (ready, pause, log out), the screen pop of the call bridged to
-  the agent (the debtor masked, the bot's transcript, past promises), and the promise
-  form (one date and amount, or several: an instalment plan).
+  the agent (the debtor masked, their time zone, the bot's transcript, past promises),
+  the promise form (one date and amount, or several: an instalment plan) and the
+  disposition form (kind, callback time in the debtor's zone, note).
+- `/desk/me`: who is logged in, and as what.
 - `/desk/events`: the agent's state changes and screen pops, as they happen.
-Agents see only their own calls (db.desk checks every read and write).
+Agents see only their own calls; a supervisor may open any call bridged to an agent, the
+debtor unmasked (db.desk checks every read and write, and audits what it reveals).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,16 +28,21 @@ from typing import Any
 
 from aiohttp import web
 
-from db.agents import AgentRepository
-from db.desk import DeskRepository, Instalment, NotYourCall, PlanError
-from engine.agents.phones import digest_credential
+from db.desk import (
+    DeskRepository,
+    DeskUser,
+    DispositionError,
+    Instalment,
+    NotYourCall,
+    PlanError,
+    SavedDisposition,
+)
 from engine.agents.service import AgentService
 from engine.agents.state import Agent, AgentStateError, AgentStatus
+from engine.desk.auth import Accounts, Sessions, check_credentials, set_session_cookie
 
 log = logging.getLogger(__name__)
 
-COOKIE = "huilong_desk"
-SESSION_S = 12 * 3600
 KEEPALIVE_S = 15.0
 PAGES = Path(__file__).resolve().parent / "pages"
 
@@ -45,25 +50,10 @@ PAGES = Path(__file__).resolve().parent / "pages"
 @dataclass
 class Desk:
     agents: AgentService
-    accounts: AgentRepository
+    accounts: Accounts
     calls: DeskRepository
     realm: str
-    sessions: dict[str, tuple[str, float]] = field(default_factory=dict)  # token → agent
-
-    def agent_for(self, request: web.Request) -> str | None:
-        token = request.cookies.get(COOKIE, "")
-        entry = self.sessions.get(token)
-        if entry is None or entry[1] < time.monotonic():
-            self.sessions.pop(token, None)
-            return None
-        return entry[0]
-
-    async def check_password(self, agent_id: str, password: str) -> bool:
-        for row in await self.accounts.active():
-            if row.agent_id == agent_id:
-                given = digest_credential(agent_id, row.realm, password)
-                return hmac.compare_digest(given, row.md5_cred)
-        return False
+    sessions: Sessions = field(default_factory=Sessions)
 
 
 DESK_KEY: web.AppKey[Callable[[], Desk | None]] = web.AppKey("desk")
@@ -79,12 +69,12 @@ def _desk(request: web.Request) -> Desk:
     return desk
 
 
-def _agent(request: web.Request) -> tuple[Desk, str]:
+def _user(request: web.Request) -> tuple[Desk, DeskUser]:
     desk = _desk(request)
-    agent_id = desk.agent_for(request)
-    if agent_id is None:
+    user = desk.sessions.user(request)
+    if user is None:
         raise web.HTTPUnauthorized(text="log in at /desk/login")
-    return desk, agent_id
+    return desk, user
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -95,22 +85,25 @@ async def login(request: web.Request) -> web.Response:
     desk = _desk(request)
     form = await request.post()
     agent_id, password = str(form.get("agent", "")).strip(), str(form.get("password", ""))
-    if not await desk.check_password(agent_id, password):
+    user = await check_credentials(desk.accounts, agent_id, password)
+    if user is None:
         log.info("desk login refused for agent %s", agent_id[:8])
         raise web.HTTPFound("/desk/login?failed=1")
-    token = secrets.token_urlsafe(32)
-    desk.sessions[token] = (agent_id, time.monotonic() + SESSION_S)
     response = web.HTTPFound("/desk")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=SESSION_S,
-                        path="/desk")
+    set_session_cookie(response, desk.sessions.open(user))
     raise response
 
 
 async def desk_page(request: web.Request) -> web.StreamResponse:
     desk = _desk(request)
-    if desk.agent_for(request) is None:
+    if desk.sessions.user(request) is None:
         raise web.HTTPFound("/desk/login")
     return web.FileResponse(PAGES / "desk.html")
+
+
+async def me(request: web.Request) -> web.Response:
+    _, user = _user(request)
+    return web.json_response({"agent": user.agent_id, "role": user.role})
 
 
 def _state(agent: Agent) -> dict[str, Any]:
@@ -119,7 +112,8 @@ def _state(agent: Agent) -> dict[str, Any]:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    desk, agent_id = _agent(request)
+    desk, user = _user(request)
+    agent_id = user.agent_id
     queue: asyncio.Queue[Agent] = asyncio.Queue()
 
     def on_change(agent: Agent) -> None:
@@ -160,11 +154,11 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def change_state(request: web.Request) -> web.Response:
-    desk, agent_id = _agent(request)
+    desk, user = _user(request)
     body = await request.json() if request.can_read_body else {}
     reason = body.get("reason") if isinstance(body, dict) else None
     try:
-        agent = desk.agents.request(agent_id, request.match_info["action"], reason)
+        agent = desk.agents.request(user.agent_id, request.match_info["action"], reason)
     except AgentStateError as exc:
         return web.json_response({"error": str(exc)}, status=409)
     return web.json_response(_state(agent))
@@ -177,21 +171,33 @@ def _attempt(request: web.Request) -> uuid.UUID:
         raise web.HTTPNotFound(text="no such call") from None
 
 
+def _disposition_json(saved: SavedDisposition | None) -> dict[str, Any] | None:
+    if saved is None:
+        return None
+    return {"kind": saved.kind, "note": saved.note, "agent": saved.agent_id,
+            "recorded_at": saved.recorded_at.isoformat(),
+            # As the form's datetime-local shows it: the debtor's wall time.
+            "callback_at": (saved.callback_at.strftime("%Y-%m-%dT%H:%M")
+                            if saved.callback_at else None)}
+
+
 async def screen_pop(request: web.Request) -> web.Response:
-    desk, agent_id = _agent(request)
+    desk, user = _user(request)
     try:
-        pop = await desk.calls.pop(_attempt(request), agent_id)
+        pop = await desk.calls.pop(_attempt(request), user)
     except NotYourCall:
         raise web.HTTPNotFound(text="no such call of yours") from None
     return web.json_response({
-        "call_id": str(pop.attempt_id), "name": pop.name, "amount_due": str(pop.amount_due),
+        "call_id": str(pop.attempt_id), "name": pop.name, "timezone": pop.timezone,
+        "amount_due": str(pop.amount_due),
         "currency": pop.currency, "overdue_days": pop.overdue_days,
         "due_date": pop.due_date.isoformat() if pop.due_date else None,
         "bot_outcome": pop.bot_outcome,
         "transcript": [{"node": t.node, "prompt": t.prompt, "heard": t.heard,
                         "intent": t.intent} for t in pop.transcript],
         "promises": [{"due_date": d.isoformat(), "amount": str(a), "status": s}
-                     for d, a, s in pop.promises]})
+                     for d, a, s in pop.promises],
+        "disposition": _disposition_json(pop.disposition)})
 
 
 def _instalments(body: Any) -> list[Instalment]:
@@ -209,16 +215,41 @@ def _instalments(body: Any) -> list[Instalment]:
 
 
 async def save_plan(request: web.Request) -> web.Response:
-    desk, agent_id = _agent(request)
+    desk, user = _user(request)
     try:
         body = await request.json()
-        saved = await desk.calls.save_plan(_attempt(request), agent_id, _instalments(body),
+        saved = await desk.calls.save_plan(_attempt(request), user, _instalments(body),
                                            datetime.now(UTC))
     except NotYourCall:
         raise web.HTTPNotFound(text="no such call of yours") from None
     except (PlanError, ValueError) as exc:
         return web.json_response({"error": str(exc)}, status=422)
     return web.json_response({"saved": saved})
+
+
+async def save_disposition(request: web.Request) -> web.Response:
+    """JSON {"kind", "callback_at" (the debtor's local YYYY-MM-DDTHH:MM, a callback
+    only), "note"}; 422 {"error"} naming the field when it does not hold."""
+    desk, user = _user(request)
+    attempt_id = _attempt(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "body: a JSON object expected"}, status=422)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "body: a JSON object expected"}, status=422)
+    try:
+        saved = await desk.calls.save_disposition(
+            attempt_id, user, body.get("kind"), body.get("callback_at"), body.get("note"),
+            datetime.now(UTC))
+    except NotYourCall:
+        raise web.HTTPNotFound(text="no such call of yours") from None
+    except DispositionError as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    log.info("call %s: disposition %s by agent %s", attempt_id, saved.kind, user.agent_id)
+    return web.json_response({
+        "saved": saved.kind,
+        "callback_at": saved.callback_at.isoformat() if saved.callback_at else None})
 
 
 async def _end_streams(app: web.Application) -> None:
@@ -235,7 +266,9 @@ def add_routes(app: web.Application, desk: Callable[[], Desk | None]) -> None:
     app.router.add_get("/desk/login", login_page)
     app.router.add_post("/desk/login", login)
     app.router.add_get("/desk", desk_page)
+    app.router.add_get("/desk/me", me)
     app.router.add_get("/desk/events", events)
     app.router.add_post("/desk/state/{action}", change_state)
     app.router.add_get("/desk/calls/{call_id}", screen_pop)
     app.router.add_post("/desk/calls/{call_id}/plan", save_plan)
+    app.router.add_post("/desk/calls/{call_id}/disposition", save_disposition)

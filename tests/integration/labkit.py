@@ -4,6 +4,7 @@ a subprocess daemon, a TCP proxy that can cut the ARI connection, and bounded wa
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import signal
@@ -74,9 +75,9 @@ async def load_campaign(pool: asyncpg.Pool, settings: Settings, scenarios: list[
 
 
 async def add_agents(settings: Settings, pool: asyncpg.Pool, agent_ids: tuple[str, ...],
-                     password: str) -> None:
-    """Agents with SIP phone accounts, as `huilong agents add` makes them, and the PBX
-    reloaded with their phones."""
+                     password: str, role: str = "agent") -> None:
+    """Agents (or supervisors) with SIP phone accounts, as `huilong agents add` makes
+    them, and the PBX reloaded with their phones."""
     from db.agents import AgentRepository
     from engine.agents.phones import digest_credential
     from engine.cli_agents import sync
@@ -85,8 +86,15 @@ async def add_agents(settings: Settings, pool: asyncpg.Pool, agent_ids: tuple[st
     realm = settings.agents.realm
     for agent_id in agent_ids:
         await repository.add(agent_id, f"Agent {agent_id}", realm,
-                             digest_credential(agent_id, realm, password))
+                             digest_credential(agent_id, realm, password), role)
     await sync(settings, repository)
+
+
+def basic_auth(agent_id: str, password: str) -> dict[str, str]:
+    """The Authorization header for the supervisor API (`POST /agents/...`). Built by
+    hand: aiohttp.BasicAuth is deprecated (aiohttp 3.14) and warnings fail the tests."""
+    token = base64.b64encode(f"{agent_id}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
 
 
 async def remove_agents(settings: Settings, pool: asyncpg.Pool) -> None:

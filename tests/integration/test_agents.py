@@ -13,9 +13,11 @@ import aiohttp
 import pytest
 
 from engine.lab.phones import AgentPhone, free_udp_port
-from tests.integration.labkit import PROJECT_DIR, running_daemon, wait_until
+from tests.integration.labkit import PROJECT_DIR, basic_auth, running_daemon, wait_until
 
 PASSWORD = "correct-horse-battery"
+SUPERVISOR = "1900"
+SUPERVISOR_PASSWORD = "supervisor-battery-staple"
 
 
 @pytest.fixture
@@ -88,20 +90,29 @@ async def test_an_added_agent_phone_registers_and_a_removed_one_is_refused(huilo
 
 async def test_agent_state_follows_the_phone_feature_codes_and_desk(huilong, settings, pool,
                                                                    tmp_path):
-    """Steps: add agents 1001 and 1002; start the daemon; 1001's phone registers and
-    answers the PBX's qualify; it dials *71 (log in); the desk pauses it for lunch and
-    makes it ready; the phone goes away (unregisters) and comes back; it dials *72.
-    1002 never registers and logs in from the desk.
-    Expected (each seen on GET /agents): 1001 reachable but offline, then ready; paused
-    "lunch", ready; paused "phone unreachable" while the phone is gone and ready again
-    by itself when it is back; offline after *72. 1002 is paused "phone unreachable",
-    never ready. Every change is in agent_state_log, in order."""
+    """Steps: add agents 1001 and 1002 and supervisor 1900; start the daemon; 1001's
+    phone registers and answers the PBX's qualify; it dials *71 (log in); the
+    supervisor API (Basic auth as 1900) pauses it for lunch and makes it ready — asked
+    without credentials, and with agent 1001's own, it refuses; the phone goes away
+    (unregisters) and comes back; it dials *72. 1002 never registers and is logged in
+    over the supervisor API.
+    Expected (each seen on GET /agents, open to all): 1001 reachable but offline, then
+    ready; the unauthenticated request gets 401 with a Basic challenge, the agent's
+    credentials 403, and neither changes anything; paused "lunch", ready; paused "phone
+    unreachable" while the phone is gone and ready again by itself when it is back;
+    offline after *72. 1002 is paused "phone unreachable", never ready. Every change is
+    in agent_state_log, in order."""
     secret = tmp_path / "password"
     secret.write_text(PASSWORD + "\n", encoding="utf-8")
     for agent_id in ("1001", "1002"):
         added = await huilong("add", agent_id, "--name", f"Agent {agent_id}",
                               "--password-file", str(secret))
         assert added.returncode == 0, added.stderr
+    supervisor_secret = tmp_path / "supervisor-password"
+    supervisor_secret.write_text(SUPERVISOR_PASSWORD + "\n", encoding="utf-8")
+    added = await huilong("add", SUPERVISOR, "--name", "Supervisor", "--role", "supervisor",
+                          "--password-file", str(supervisor_secret))
+    assert added.returncode == 0, added.stderr
     phone = AgentPhone("1001", PASSWORD, free_udp_port())
     try:
         async with running_daemon(settings) as daemon, aiohttp.ClientSession(
@@ -119,7 +130,9 @@ async def test_agent_state_follows_the_phone_feature_codes_and_desk(huilong, set
                 await wait_until(matches, timeout=20, what=f"agent {agent_id} {wanted}")
 
             async def desk(agent_id: str, action: str, **body: str) -> tuple[int, dict]:
-                async with http.post(f"/agents/{agent_id}/{action}", json=body) as reply:
+                async with http.post(f"/agents/{agent_id}/{action}", json=body,
+                                     headers=basic_auth(SUPERVISOR,
+                                                        SUPERVISOR_PASSWORD)) as reply:
                     return reply.status, await reply.json()
 
             assert (await agent("1001"))["status"] == "offline"
@@ -129,6 +142,15 @@ async def test_agent_state_follows_the_phone_feature_codes_and_desk(huilong, set
             dialled = await asyncio.to_thread(phone.dial, "*71")
             assert dialled.ok, dialled.detail
             await until("1001", status="ready")
+
+            async with http.post("/agents/1001/pause", json={"reason": "lunch"}) as reply:
+                assert reply.status == 401
+                assert reply.headers["WWW-Authenticate"].startswith("Basic ")
+            async with http.post("/agents/1001/pause", json={"reason": "lunch"},
+                                 headers=basic_auth("1001", PASSWORD)) as reply:
+                assert reply.status == 403
+                assert "not a supervisor" in (await reply.json())["error"]
+            assert (await agent("1001"))["status"] == "ready"
 
             assert await desk("1001", "pause", reason="lunch") == (
                 200, {"agent_id": "1001", "status": "paused", "reason": "lunch",
@@ -153,7 +175,7 @@ async def test_agent_state_follows_the_phone_feature_codes_and_desk(huilong, set
     finally:
         phone.stop()
         await asyncio.to_thread(phone.register, 0)
-        for agent_id in ("1001", "1002"):
+        for agent_id in ("1001", "1002", SUPERVISOR):
             await huilong("remove", agent_id)
 
     log = await pool.fetch("SELECT status, reason FROM agent_state_log WHERE agent_id = '1001'"

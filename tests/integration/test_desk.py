@@ -1,12 +1,12 @@
 """The agent desk in a real browser (Debian's chromium, headless, driven by Selenium):
 log in, take calls, receive the screen pop of a call bridged to the agent's SIP phone,
-save a promise — and the promise is in the database."""
+save a promise, schedule a callback, record an opt-out — and each is in the database."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from db.campaigns import CampaignRepository
+from db.opt_out import OPT_OUT_LIST
 from engine.lab.carrier import Network, Say, Scenario
 from engine.lab.phones import AgentPhone, free_udp_port
 from engine.settings import BotSettings
@@ -31,6 +32,7 @@ from tests.integration.labkit import (
 )
 
 PASSWORD = "desk-and-phone-secret"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the test debtors' zone
 ARTEFACTS = PROJECT_DIR / ".state" / "artefacts"
 
 
@@ -54,14 +56,22 @@ def _wait(driver, condition, timeout: float = 30):
     return WebDriverWait(driver, timeout).until(condition)
 
 
-async def test_an_agent_logs_in_takes_a_call_and_saves_a_promise(lab, settings, pool, browser):
+async def test_an_agent_logs_in_takes_a_call_and_records_its_outcome(lab, settings, pool,
+                                                                    browser):
     """Steps: agent 1001's phone registers and answers (hanging up after 25 s); in the
     browser the agent logs in with the phone's password, clicks "Take calls"; a one-debtor agent
     campaign runs; the screen pop appears; the agent enters a promise for three days
-    ahead, 50.00, and saves.
+    ahead, 50.00, and saves; then picks the disposition "callback" and saves without a
+    time; enters 10:30 two days ahead with a note and saves; then corrects the
+    disposition to opt-out and saves.
     Expected: the desk shows the state going offline → ready → on_call, the pop shows
-    the debtor masked with the amount owed; "Saved 1 promise(s)"; the database has the
-    promise with the agent's id, followed up at 20:00 on that day in the debtor's zone.
+    the debtor masked with the amount owed and the debtor's time zone; "Saved 1
+    promise(s)"; the database has the promise with the agent's id, followed up at 20:00
+    on that day in the debtor's zone. The callback without a time shows the error
+    naming callback_at; with the time, "Saved." and an open callback due at 10:30 in
+    the debtor's zone (Asia/Shanghai), scheduled by 1001. After the opt-out, "Saved.",
+    the debtor is on the opt-out list (reason naming the agent and the call), the
+    callback is cancelled and the call's disposition is opt_out by 1001.
     A wrong password is refused at the login page."""
     settings.bot = BotSettings(**lab.bot_settings())
     settings.agents.institution = "Huilong Test Bank"
@@ -115,8 +125,10 @@ async def test_an_agent_logs_in_takes_a_call_and_saves_a_promise(lab, settings, 
             status, amount, name = await step(pop_fields)
             assert status == "on_call" and amount == "100.00 CNY"
             assert name and "测试 用户" not in name  # masked
+            zone = await step(lambda: browser.find_element(By.ID, "timezone").text)
+            assert zone == "Asia/Shanghai"
 
-            promised = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=3)
+            promised = datetime.now(SHANGHAI).date() + timedelta(days=3)
 
             def promise() -> None:
                 date_input = browser.find_element(By.CSS_SELECTOR, ".instalment .date")
@@ -129,6 +141,49 @@ async def test_an_agent_logs_in_takes_a_call_and_saves_a_promise(lab, settings, 
                 browser.save_screenshot(str(ARTEFACTS / "desk-screen-pop.png"))
 
             await step(promise)
+            attempt_id = await pool.fetchval("SELECT id FROM attempts WHERE campaign_id = $1",
+                                             loaded.campaign_id)
+
+            def dispose(kind: str, callback_at: str | None, note: str, expected: str) -> None:
+                Select(browser.find_element(By.ID, "disposition")).select_by_value(kind)
+                if callback_at is not None:
+                    field = browser.find_element(By.ID, "callback-at")
+                    assert field.is_displayed()  # shown for a callback only
+                    browser.execute_script("arguments[0].value = arguments[1]", field,
+                                           callback_at)
+                box = browser.find_element(By.ID, "note")
+                box.clear()
+                if note:
+                    box.send_keys(note)
+                # The previous answer may read the same: start from nothing.
+                browser.execute_script(
+                    "document.getElementById('disposition-result').textContent = ''")
+                browser.find_element(By.ID, "save-disposition").click()
+                shown("disposition-result", expected)
+
+            await step(dispose, "callback", "", "", "callback_at: a callback needs")
+            callback_local = datetime.combine(
+                datetime.now(SHANGHAI).date() + timedelta(days=2), time(10, 30))
+            await step(dispose, "callback", f"{callback_local:%Y-%m-%dT%H:%M}",
+                       "prefers mornings", "Saved.")
+            callback = await pool.fetchrow(
+                "SELECT due_at, agent_id, source, status FROM callbacks WHERE attempt_id = $1",
+                attempt_id)
+            assert callback["due_at"] == callback_local.replace(tzinfo=SHANGHAI)
+            assert (callback["agent_id"], callback["source"], callback["status"]) == (
+                "1001", "agent", "open")
+
+            await step(dispose, "opt_out", None, "", "Saved.")
+            reason = await pool.fetchval(
+                "SELECT e.reason FROM dnc_entries e JOIN dnc_lists l ON l.id = e.list_id"
+                " WHERE l.name = $1 AND e.debtor_id = $2", OPT_OUT_LIST,
+                loaded.debtor_by_number[scenario.number])
+            assert reason == f"asked agent 1001 on call {attempt_id}"
+            assert await pool.fetchval("SELECT status FROM callbacks WHERE attempt_id = $1",
+                                       attempt_id) == "cancelled"
+            disposition = await pool.fetchrow(
+                "SELECT kind, agent_id FROM call_dispositions WHERE attempt_id = $1", attempt_id)
+            assert tuple(disposition) == ("opt_out", "1001")
             # The agent's phone hangs up at the end of its talk time: the call ends.
             await wait_all_final(pool, loaded.campaign_id, 1, timeout=60)
     finally:
@@ -139,7 +194,7 @@ async def test_an_agent_logs_in_takes_a_call_and_saves_a_promise(lab, settings, 
     row = await pool.fetchrow("SELECT amount, due_date, follow_up_at, agent_id FROM promises")
     assert row["amount"] == Decimal("50.00") and row["due_date"] == promised
     assert row["agent_id"] == "1001"
-    local = row["follow_up_at"].astimezone(ZoneInfo("Asia/Shanghai"))
+    local = row["follow_up_at"].astimezone(SHANGHAI)
     assert (local.date(), local.hour) == (promised, 20)
     screenshot = await asyncio.to_thread((ARTEFACTS / "desk-screen-pop.png").read_bytes)
     assert screenshot.startswith(b"\x89PNG")
