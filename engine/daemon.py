@@ -33,6 +33,7 @@ from db.targets import TargetRepository
 from engine import metrics
 from engine.agents.flows import AgentCampaignError, AgentFlows
 from engine.agents.service import AgentService
+from engine.agents.state import AgentStatus
 from engine.ami import AmiClient, AmiError
 from engine.ari.client import AriRest
 from engine.ari.events import AriEvent
@@ -130,6 +131,10 @@ class Daemon:
                                       DebtorRepository(self.pool, cipher),
                                       lambda: self.ari.rest, tasks)
                 assert self.agents is not None
+                dialer = self._dialer
+                # An agent back from wrap-up is a line to dial for now, not at the next tick.
+                self.agents.listeners.append(
+                    lambda agent: dialer.wake() if agent.status is AgentStatus.READY else None)
                 self._dialer.agent_flows = AgentFlows(
                     self.agents, self.settings.agents, self.settings.ari.app,
                     self.settings.dial.caller_id, lambda: self.ari.rest,

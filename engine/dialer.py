@@ -101,13 +101,17 @@ class Dialer:
         self._registry.remove(session)
         if session.state.disposition is not None:
             metrics.CALLS_FINISHED.labels(session.state.disposition.value).inc()
+        self.wake()
+
+    def wake(self) -> None:
+        """Let the campaign runners look again now (a call ended, an agent came free)."""
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
         self._waiters.clear()
 
     async def wait_for_a_call_to_end(self, timeout: float) -> None:
-        """Return when any call ends, or after `timeout` seconds."""
+        """Return when any call ends (or `wake()`), or after `timeout` seconds."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.add(waiter)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -21,3 +21,9 @@ DRAINING = Gauge("huilong_draining", "1 while the daemon drains for shutdown",
                  registry=REGISTRY)
 AGENTS = Gauge("huilong_agents", "Agents by state (offline, ready, reserved, on_call, wrap_up, "
                "paused)", ["status"], registry=REGISTRY)
+AGENT_LATENCY = Histogram(
+    "huilong_answer_to_agent_seconds",
+    "Answered call → the agent's phone joined the bridge (audio both ways)",
+    buckets=(0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0), registry=REGISTRY)
+AGENT_CALLS = Counter("huilong_agent_calls", "Answered calls of agent flows by result "
+                      "(bridged, abandoned, handoff_unserved)", ["result"], registry=REGISTRY)

@@ -47,12 +47,14 @@ def policy_for(campaign_settings: dict[str, Any], slots: int) -> Policy:
 
 @dataclass(frozen=True, slots=True)
 class AgentCounts:
-    """The live agents as pacing sees them (in_call: reserved for or on a call)."""
+    """The live agents as pacing sees them (in_call: reserved for or on a call;
+    wrap_up_s: the wrap-up each connected call costs its agent after hang-up)."""
 
     logged_in: int
     ready: int
     in_call: int
     wrap_up: int
+    wrap_up_s: float = 0.0
 
 
 class LiveState:
@@ -89,6 +91,7 @@ class LiveState:
         verdict = call.answered_at or end
         ring_s = (verdict - start).total_seconds() if start else 0.0
         answered = call.answered_at is not None
+        wrap_s = self._agents().wrap_up_s if self._agents is not None else 0.0
         if answered and flow_result == "abandoned":
             return CallOutcome(at=time.monotonic() - self._started, result=Result.ABANDONED,
                                ring_s=ring_s, hour_of_day=verdict.astimezone(UTC).hour)
@@ -97,4 +100,4 @@ class LiveState:
             result=Result.CONNECTED if answered else Result.NO_ANSWER, ring_s=ring_s,
             hour_of_day=verdict.astimezone(UTC).hour,
             talk_s=(end - call.answered_at).total_seconds() if call.answered_at else None,
-            wrap_s=0.0 if answered else None)
+            wrap_s=wrap_s if answered else None)

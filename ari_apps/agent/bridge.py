@@ -96,6 +96,7 @@ class AgentCall:
         self._on_call = False  # the registry has the agent on this call
         self.latency_s: float | None = None
         self.abandoned = False  # a person found no agent within the drop time
+        self.unserved = False  # a hand-off found no agent within its wait
 
     def deliver(self, signal: object) -> None:
         """Called by the event reader: never awaits."""
@@ -196,6 +197,7 @@ class AgentCall:
             log.warning("call %s: the abandon message did not finish", self.call_id)
         detail = {"waited_ms": round(waited_s * 1000), "message_played": played}
         if self._config.handoff:
+            self.unserved = True
             await self._log.record("handoff_unserved", detail)
         else:
             self.abandoned = True

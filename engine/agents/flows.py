@@ -10,6 +10,7 @@ from typing import Any
 
 from ari_apps.agent.bridge import AgentCall, AgentCallConfig
 from db.attempts import AttemptRepository
+from engine import metrics
 from engine.agents.service import AgentService
 from engine.session import CallSession, Flow
 from engine.settings import AgentSettings
@@ -91,7 +92,17 @@ class AgentFlows:
             finally:
                 if agent_call.latency_s is not None:
                     self.latencies.append(agent_call.latency_s)
+                    metrics.AGENT_LATENCY.observe(agent_call.latency_s)
                 if agent_call.abandoned:
                     session.flow_result = "abandoned"
+                metrics.AGENT_CALLS.labels(_result(agent_call)).inc()
 
         return flow
+
+
+def _result(call: AgentCall) -> str:
+    if call.latency_s is not None:
+        return "bridged"
+    if call.abandoned:
+        return "abandoned"
+    return "handoff_unserved" if call.unserved else "ended_before_agent"

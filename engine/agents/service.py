@@ -137,7 +137,7 @@ class AgentService:
             logged_in=len(self.registry.agents()) - counts[AgentStatus.OFFLINE],
             ready=counts[AgentStatus.READY],
             in_call=counts[AgentStatus.RESERVED] + counts[AgentStatus.ON_CALL],
-            wrap_up=counts[AgentStatus.WRAP_UP])
+            wrap_up=counts[AgentStatus.WRAP_UP], wrap_up_s=self.wrap_up_s)
 
     def connected(self, agent_id: str, call_id: str) -> None:
         self._apply_quietly(agent_id, Connected(call_id))

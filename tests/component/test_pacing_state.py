@@ -46,16 +46,20 @@ def test_outcomes_carry_ring_and_talk_time():
 def test_agent_campaigns_see_the_live_agents_and_their_abandons():
     """Steps: an agent campaign's state with 4 agents logged in (1 ready, 2 on or
     reserved for calls, 1 in wrap-up), three answered calls (one still waiting for an
-    agent) and one ringing; then an answered call its flow abandoned.
+    agent) and one ringing; then an answered call its flow abandoned, and one connected.
     Expected: the policy sees the agents as they are, 1 call waiting and 2 connected;
-    the abandoned call is reported ABANDONED, without talk time."""
-    live = LiveState(10, lambda: AgentCounts(logged_in=4, ready=1, in_call=2, wrap_up=1))
+    the abandoned call is reported ABANDONED, without talk time; the connected one with
+    the agents' wrap-up time."""
+    live = LiveState(10, lambda: AgentCounts(logged_in=4, ready=1, in_call=2, wrap_up=1,
+                                             wrap_up_s=7.5))
     state = live.snapshot([call(Phase.ANSWERED, answered=True)] * 3 + [call(Phase.RINGING)])
     assert (state.agents_logged_in, state.agents_ready, state.agents_in_call,
             state.agents_wrap_up, state.agents_paused) == (4, 1, 2, 1, 0)
     assert (state.calls_ringing, state.calls_waiting, state.calls_connected) == (1, 1, 2)
     dropped = live.outcome(call(Phase.FINAL, answered=True, ended=True), "abandoned")
     assert (dropped.result, dropped.ring_s, dropped.talk_s) == (Result.ABANDONED, 4.0, None)
+    talked = live.outcome(call(Phase.FINAL, answered=True, ended=True))
+    assert (talked.result, talked.talk_s, talked.wrap_s) == (Result.CONNECTED, 60.0, 7.5)
 
 
 def test_policy_by_campaign_setting():

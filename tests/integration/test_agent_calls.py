@@ -14,6 +14,7 @@ from engine.lab.phones import AgentPhone, free_udp_port
 from engine.settings import BotSettings
 from tests.integration.labkit import (
     add_agents,
+    basic_auth,
     load_campaign,
     remove_agents,
     running_daemon,
@@ -23,6 +24,9 @@ from tests.integration.labkit import (
 
 PASSWORD = "agent-phone-secret"
 AGENTS = ("1001", "1002", "1003")
+SUPERVISOR = "1900"  # logs agents in and out over the supervisor API
+SUPERVISOR_PASSWORD = "supervisor-secret"
+AS_SUPERVISOR = basic_auth(SUPERVISOR, SUPERVISOR_PASSWORD)
 
 
 def debtor_lines(count: int) -> list[Scenario]:
@@ -63,6 +67,7 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
     settings.agents.wrap_up_s = 0.5
     settings.dial.max_concurrent_calls = 6
     await add_agents(settings, pool, AGENTS, PASSWORD)
+    await add_agents(settings, pool, (SUPERVISOR,), SUPERVISOR_PASSWORD, role="supervisor")
     phones = [AgentPhone(agent_id, PASSWORD, free_udp_port()) for agent_id in AGENTS]
     scenarios = debtor_lines(40)
     lab.carrier.apply(scenarios)
@@ -79,13 +84,24 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
                 async with http.get("/agents") as reply:
                     return {a["agent_id"]: a for a in await reply.json()}
 
-            async def all_reachable() -> bool:
-                return all(a["reachable"] for a in (await states()).values())
+            async def all_reachable() -> bool:  # the supervisor has no phone here
+                agents = await states()
+                return all(agents[agent_id]["reachable"] for agent_id in AGENTS)
+
+            async def agent_metrics() -> dict[str, float]:
+                async with http.get("/metrics") as reply:
+                    text = await reply.text()
+                return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                        for line in text.splitlines()
+                        if line.startswith(("huilong_answer_to_agent_seconds_count",
+                                            "huilong_agent_calls_total"))}
 
             await wait_until(all_reachable, timeout=30, what="three phones reachable")
             for agent_id in AGENTS:
-                async with http.post(f"/agents/{agent_id}/login") as reply:
+                async with http.post(f"/agents/{agent_id}/login",
+                                     headers=AS_SUPERVISOR) as reply:
                     assert reply.status == 200, await reply.text()
+            metrics_before = await agent_metrics()
             await CampaignRepository(pool).set_status(loaded.campaign_id, "running")
 
             async def a_third_done() -> bool:
@@ -95,10 +111,11 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
                 return done >= 13
 
             await wait_until(a_third_done, timeout=120, what="a third of the campaign")
-            async with http.post("/agents/1003/logout") as reply:
+            async with http.post("/agents/1003/logout", headers=AS_SUPERVISOR) as reply:
                 assert reply.status == 200
             await wait_all_final(pool, loaded.campaign_id, len(scenarios), timeout=300)
             latencies = list(daemon._dialer.agent_flows.latencies)  # type: ignore[union-attr]
+            metrics_after = await agent_metrics()
     finally:
         for phone in phones:
             phone.stop()
@@ -129,6 +146,13 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
     assert bridged >= 10 and abandoned >= 1, (bridged, abandoned)
     assert len(latencies) == bridged and all(0 < s < 15 for s in latencies)
 
+    def counted(name: str) -> float:  # in this campaign (the registry is the process's)
+        return metrics_after.get(name, 0.0) - metrics_before.get(name, 0.0)
+
+    assert counted("huilong_answer_to_agent_seconds_count") == bridged
+    assert counted('huilong_agent_calls_total{result="bridged"}') == bridged
+    assert counted('huilong_agent_calls_total{result="abandoned"}') == abandoned
+
     log = await pool.fetch("SELECT status, at FROM agent_state_log WHERE agent_id = '1003'"
                            " ORDER BY id")
     statuses = [r["status"] for r in log]
@@ -152,6 +176,7 @@ async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, poo
     settings.agents.abandon_message = "{institution}입니다. {callback_number}로 전화 주세요."
     settings.agents.wrap_up_s = 0.5
     await add_agents(settings, pool, ("1001",), PASSWORD)
+    await add_agents(settings, pool, (SUPERVISOR,), SUPERVISOR_PASSWORD, role="supervisor")
     phone = AgentPhone("1001", PASSWORD, free_udp_port())
     scenario = Scenario("8613700999001", Network.ANSWER, ring_s=0.5, hold_s=None,
                         script=(AwaitPrompt(), Say("네", voice="ko"),
@@ -174,7 +199,7 @@ async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, poo
                 cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for 127.0.0.1
 
             async def logged_in() -> bool:
-                async with http.post("/agents/1001/login") as reply:
+                async with http.post("/agents/1001/login", headers=AS_SUPERVISOR) as reply:
                     return (await reply.json()).get("status") == "ready"
 
             await wait_until(logged_in, timeout=30, what="agent 1001 ready")
