@@ -178,6 +178,26 @@ class AttemptRepository:
             await conn.execute("UPDATE attempts SET abandoned = true WHERE id = $1", attempt_id)
             await _insert_event(conn, attempt_id, "abandoned", at, detail)
 
+    async def add_recording(self, attempt_id: uuid.UUID, path: str, part: str,
+                            at: datetime) -> None:
+        """A recording of part of the call (e.g. the agent's conversation after the bot's):
+        an event per file; the attempt's `recording` names the first."""
+        _require_aware(at)
+        async with transaction(self._pool) as conn:
+            await conn.execute("UPDATE attempts SET recording = coalesce(recording, $2)"
+                               " WHERE id = $1", attempt_id, path)
+            await _insert_event(conn, attempt_id, "recording", at, {"path": path, "part": part})
+
+    async def mark_machine(self, attempt_id: uuid.UUID, at: datetime,
+                           detail: dict[str, Any]) -> None:
+        """An answering machine answered (the AMD verdict): flagged for the retry rules
+        and reports, with the event, in one transaction."""
+        _require_aware(at)
+        async with transaction(self._pool) as conn:
+            await _lock_state(conn, attempt_id)
+            await conn.execute("UPDATE attempts SET machine = true WHERE id = $1", attempt_id)
+            await _insert_event(conn, attempt_id, "amd_machine", at, detail)
+
     async def get(self, attempt_id: uuid.UUID) -> AttemptRow | None:
         async with connection(self._pool) as conn:
             row = await conn.fetchrow(

@@ -51,7 +51,7 @@ class CampaignRunner:
                  registry: CallRegistry, slots: int, may_dial: Callable[[], bool],
                  check: CheckEligibility, worker: str, policy: Policy | None = None,
                  lease_s: float = 120.0, script: str | None = None,
-                 agents: Callable[[], AgentCounts] | None = None) -> None:
+                 agents: Callable[[], AgentCounts] | None = None, amd: bool = False) -> None:
         self.campaign_id = campaign_id
         self._dialer = dialer
         self._targets = targets
@@ -65,6 +65,7 @@ class CampaignRunner:
         self.policy: Policy = policy if policy is not None else Progressive()
         self._live = LiveState(slots, agents)
         self._to_agents = agents is not None
+        self._amd = amd
         self._mine: dict[str, CallSession] = {}
 
     async def run(self) -> None:
@@ -115,7 +116,7 @@ class CampaignRunner:
         try:
             session = await self._dialer.dial(
                 DialRequest(target.debtor_id, phone_id, target.campaign_id, self._script,
-                            agents=self._to_agents),
+                            agents=self._to_agents, amd=self._amd),
                 prepare=link)
         except Exception:
             await self._targets.release(target.id)

@@ -43,6 +43,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                           help="answered calls talk with the voice bot (script pack: zh, en, ko…)")
     answered.add_argument("--agents", action="store_true",
                           help="answered calls are bridged to agents (predictive)")
+    create.add_argument("--amd", action="store_true",
+                        help="agent campaigns: the answering-machine check before an agent "
+                             "(machines are hung up, never offered)")
     create.add_argument("--pacing", default=None,
                         help="pacing policy (progressive by default; huilong, fixed_ratio, …)")
     for action in ("start", "pause", "status"):
@@ -166,6 +169,12 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
                 options["script"] = args.script
             if args.agents:
                 options["agents"] = True
+            if args.amd:
+                if not args.agents:
+                    print("--amd is for agent campaigns (--agents); bot campaigns always "
+                          "run the check ([bot] amd)", file=sys.stderr)
+                    return 2
+                options["amd"] = True
             if args.pacing:
                 options["pacing"] = args.pacing
             campaign_id = await campaigns.create(args.name, "hold", options)

@@ -139,7 +139,8 @@ class Daemon:
                     self.agents, self.settings.agents, self.settings.ari.app,
                     self.settings.dial.caller_id, lambda: self.ari.rest,
                     AttemptRepository(self.pool),
-                    bot.prompts.media_for if bot is not None else None)
+                    bot.prompts.media_for if bot is not None else None,
+                    self.settings.bot.recordings_view, self.settings.dial.max_call_s)
                 if bot is not None:
                     tasks.create_task(bot.media_clock.run(), name="media-clock")
                     self._dialer.bot = BotFlows(bot, BotRepository(self.pool, cipher),
@@ -269,7 +270,8 @@ class Daemon:
             return
         runner = CampaignRunner(campaign_id, self._dialer, targets, self.registry, slots,
                                 self._may_dial, self.check_eligibility, self.worker, policy,
-                                script=script, agents=agent_counts)
+                                script=script, agents=agent_counts,
+                                amd=bool(settings.get("amd")) and agent_counts is not None)
         self.runners[campaign_id] = runner
         try:
             await runner.run()

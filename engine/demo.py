@@ -102,6 +102,7 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
     lab.carrier.apply([p.scenario for p in people + talkers] + agent_lines)
     pool = await create_pool(lab.database_url())
     try:
+        earlier = await pool.fetchval("SELECT coalesce(max(id), 0) FROM campaigns")
         campaign_id, bot_campaign_id = await _load(pool, settings, people, talkers)
         settings.http.port = 0
         settings.bot = BotSettings(**lab.bot_settings())
@@ -122,6 +123,7 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
         await daemon_task
         calls = await _report(pool, campaign_id, people)
         conversations = await _report_bot(pool, settings, bot_campaign_id, talkers)
+        await _final_report(pool, earlier)
         return calls or conversations or agents
     finally:
         await pool.close()
@@ -282,6 +284,31 @@ async def _report_bot(pool, settings: Settings, campaign_id: int,
     print(f"\n{len(rows)} bot conversations (transcripts encrypted, recordings in the PBX's "
           f"spool); {len(rows) - mismatches} outcomes as expected, {mismatches} not")
     return 0 if mismatches == 0 and len(rows) == len(talkers) else 1
+
+
+async def _final_report(pool, after_campaign: int) -> None:  # type: ignore[no-untyped-def]
+    """The demo's campaigns side by side, counted from the attempt and outcome tables."""
+    rows = await pool.fetch(
+        """SELECT c.id, c.name, count(a.id) AS calls,
+                  count(a.answered_at) AS answered,
+                  count(*) FILTER (WHERE a.machine) AS machines,
+                  count(o.attempt_id) FILTER (WHERE o.kind = 'promise') AS bot_promises,
+                  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM call_events e
+                      WHERE e.attempt_id = a.id AND e.kind = 'agent_connected')) AS to_agents,
+                  count(*) FILTER (WHERE a.abandoned) AS abandoned,
+                  coalesce(sum(extract(epoch FROM a.ended_at - a.answered_at)), 0) AS talk_s
+           FROM campaigns c LEFT JOIN attempts a ON a.campaign_id = c.id
+           LEFT JOIN call_outcomes o ON o.attempt_id = a.id
+           WHERE c.id > $1 GROUP BY c.id ORDER BY c.id""", after_campaign)
+    print("\nfinal report")
+    print(f"{'campaign':28} {'calls':>5} {'answered':>8} {'machines':>8} "
+          f"{'bot promises':>12} {'to agents':>9} {'abandoned':>9} {'abandon rate':>12} "
+          f"{'talk min':>8}")
+    for r in rows:
+        rate = f"{r['abandoned'] / r['answered']:.1%}" if r["answered"] else "-"
+        print(f"{r['name'][:28]:28} {r['calls']:5d} {r['answered']:8d} {r['machines']:8d} "
+              f"{r['bot_promises']:12d} {r['to_agents']:9d} {r['abandoned']:9d} {rate:>12} "
+              f"{float(r['talk_s']) / 60:8.1f}")
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> str:

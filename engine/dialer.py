@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ari_apps.bot.flow import AmdVerdict
+from ari_apps.amd import AmdVerdict
 from ari_apps.signals import ChannelGone, ChannelReady, PlaybackFinished
 from db.attempts import AttemptRepository
 from db.crypto import mask_phone
@@ -44,6 +44,7 @@ class DialRequest:
     campaign_id: int | None = None
     script: str | None = None  # the voice bot's script pack, or None: no flow on answer
     agents: bool = False  # an answered call goes to an agent (agent campaigns)
+    amd: bool = False  # agent calls: the answering-machine check before an agent
 
 
 class Dialer:
@@ -81,7 +82,7 @@ class Dialer:
         if request.agents:
             if self.agent_flows is None:
                 raise ValueError("an agent call needs the agent registry")
-            flow = self.agent_flows.flow()
+            flow = self.agent_flows.flow(amd=request.amd)
         elif request.script is not None:
             if self.bot is None:
                 raise ValueError(f"script {request.script!r} needs the voice bot ([bot] enabled)")

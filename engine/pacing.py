@@ -92,6 +92,9 @@ class LiveState:
         ring_s = (verdict - start).total_seconds() if start else 0.0
         answered = call.answered_at is not None
         wrap_s = self._agents().wrap_up_s if self._agents is not None else 0.0
+        if answered and flow_result == "machine":
+            return CallOutcome(at=time.monotonic() - self._started, result=Result.MACHINE,
+                               ring_s=ring_s, hour_of_day=verdict.astimezone(UTC).hour)
         if answered and flow_result == "abandoned":
             return CallOutcome(at=time.monotonic() - self._started, result=Result.ABANDONED,
                                ring_s=ring_s, hour_of_day=verdict.astimezone(UTC).hour)

@@ -151,6 +151,9 @@ class AgentSettings(_Section):
     abandon_message: str = ("您好，这里是{institution}。很抱歉，现在没有空闲的客服。"
                             "请拨打{callback_number}回电。再见。")
     abandon_language: str = "zh"
+    # Record each conversation with an agent (both parties mixed), in the PBX's
+    # recordings folder like the bot's (`bot.recordings_view`), at most dial.max_call_s.
+    record: bool = True
 
 
 class LabSettings(_Section):

@@ -16,6 +16,8 @@ have sox || need+=(sox)
 have sipp || need+=(sip-tester)
 have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)
+# CJK glyphs for the desk in the browser (names and transcripts in Chinese and Korean).
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ari_apps.amd import AmdVerdict, check_for_machine, is_machine
 from ari_apps.signals import ChannelGone, ChannelReady, PlaybackFinished
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ class AgentMedia(Protocol):
     async def rtp_counts(self, channel_id: str) -> tuple[int, int] | None:
         """(packets received, packets sent) on the channel's RTP, None if unknown."""
         ...
+    async def record_bridge(self, bridge_id: str, name: str, max_s: int) -> None: ...
+    async def subscribe_channel(self, app: str, channel_id: str) -> None: ...
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
+                                   priority: int) -> None: ...
 
 
 class AgentDesk(Protocol):
@@ -63,6 +68,12 @@ class CallLog(Protocol):
     async def abandoned(self, detail: dict[str, Any]) -> None:
         """The call was abandoned: the attempt is flagged (redial rules, abandon rate)."""
         ...
+    async def machine(self, detail: dict[str, Any]) -> None:
+        """An answering machine answered: the attempt is flagged (retry rules)."""
+        ...
+    async def recording(self, name: str) -> None:
+        """The conversation with the agent is being recorded as `name` (.wav)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +85,15 @@ class AgentCallConfig:
     handoff: bool = False
     """A call the voice bot hands over: the caller was told to hold, so it waits longer
     (`drop_s` is the hand-off wait) and, unserved, is not a predictive abandon."""
+    record_max_s: int = 0
+    """Record the bridged conversation (debtor and agent mixed) for at most this long;
+    0: not recorded."""
+    amd: bool = False
+    """Run the answering-machine check before an agent is sought: a machine is hung up
+    (never offered to an agent); for a person the drop time counts from the verdict."""
 
 
-Signal = ChannelReady | ChannelGone | PlaybackFinished
+Signal = ChannelReady | ChannelGone | PlaybackFinished | AmdVerdict
 
 
 class AgentCall:
@@ -97,17 +114,20 @@ class AgentCall:
         self.latency_s: float | None = None
         self.abandoned = False  # a person found no agent within the drop time
         self.unserved = False  # a hand-off found no agent within its wait
+        self.machine = False  # the answering-machine check heard a machine
 
     def deliver(self, signal: object) -> None:
         """Called by the event reader: never awaits."""
-        if isinstance(signal, ChannelReady | ChannelGone | PlaybackFinished):
+        if isinstance(signal, ChannelReady | ChannelGone | PlaybackFinished | AmdVerdict):
             self._signals.put_nowait(signal)
 
     async def run(self) -> None:
         """Until the call ends: cancelled when the debtor hangs up, returns when the
         agent does (after hanging up the debtor) or after an abandon."""
         loop = asyncio.get_running_loop()
-        answered_at = loop.time()
+        if self._config.amd and await self._answered_by_machine():
+            return
+        answered_at = loop.time()  # (a person's verdict, after the machine check)
         bridge = f"{self.call_id}-ab"  # not "-br": the bot's bridge may be going away
         leg: str | None = None
         try:
@@ -127,10 +147,45 @@ class AgentCall:
             # Only now "on call": the desk's screen pop reads the event just written.
             self._desk.connected(self.agent_id, self.call_id)
             self._on_call = True
+            if self._config.record_max_s:
+                await self._record(bridge)
             await self._check_media_until_gone(leg)
             await self._hang_up_debtor()
         finally:
             await asyncio.shield(self._tear_down(bridge, leg))
+
+    async def _record(self, bridge: str) -> None:
+        """A failed recording is logged, not a reason to drop the person's call."""
+        name = f"{self.call_id}-agent"
+        try:
+            await self._media.record_bridge(bridge, name, self._config.record_max_s)
+        except Exception as exc:
+            log.warning("call %s: the agent conversation is not recorded: %s", self.call_id,
+                        exc)
+            return
+        await self._log.recording(name)
+
+    async def _answered_by_machine(self) -> bool:
+        started = asyncio.get_running_loop().time()
+        verdict = await check_for_machine(self._media, self._config.app, self.call_id,
+                                          self._next_verdict)
+        detail = {"status": verdict.status if verdict else "TIMEOUT",
+                  "cause": verdict.cause if verdict else "",
+                  "ms": round((asyncio.get_running_loop().time() - started) * 1000)}
+        if verdict is None or not is_machine(verdict):
+            await self._log.record("amd_person", detail)
+            return False
+        self.machine = True
+        await self._log.machine(detail)
+        with contextlib.suppress(Exception):
+            await self._media.hangup(self.call_id)
+        return True
+
+    async def _next_verdict(self) -> AmdVerdict:
+        while True:
+            signal = await self._signals.get()
+            if isinstance(signal, AmdVerdict):
+                return signal
 
     async def _find_agent(self, drop_at: float) -> str | None:
         """Reserve and ring agents until one answers; None when none is free by

@@ -18,10 +18,10 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ari_apps.amd import AmdVerdict, check_for_machine, is_machine
 from ari_apps.bot.dialogue import CallFacts, Dialogue, HandOff, HangUp, Listen, Say
 from ari_apps.bot.hearing import CallerSpeaking, Heard, Hearing, Silent
 from ari_apps.bot.services import BotServices, BotStore, MediaControl
@@ -38,27 +38,9 @@ SETUP_TIMEOUT_S = 10.0
 PROMPT_TIMEOUT_S = 60.0
 LISTEN_GRACE_S = 5.0  # beyond the endpointer's own timers, before giving up on a turn
 FOLLOW_UP_HOUR = 18  # a promise is checked the evening of its date, debtor's time
-AMD_CONTEXT = "huilong-amd"  # dialplans/extensions_huilong.conf
-AMD_TIMEOUT_S = 10.0  # amd.conf's total_analysis_time (5 s) and then some
 
 
 # -- signals from the audio task and the event reader to the conversation ------------
-
-
-@dataclass(frozen=True, slots=True)
-class AmdVerdict:
-    """What the dialplan's AMD() said: status HUMAN / MACHINE / NOTSURE / HANGUP and
-    its cause (e.g. "LONGGREETING-2000-1500", "INITIALSILENCE-2500-2500")."""
-
-    status: str
-    cause: str
-
-
-def is_machine(verdict: AmdVerdict) -> bool:
-    """Human-first: only a greeting too long or too wordy for a person counts as a
-    machine. Silence after answering (people often wait for the caller to speak), a
-    verdict of NOTSURE, or no verdict at all, all mean a person."""
-    return verdict.status == "MACHINE" and verdict.cause.startswith(("LONGGREETING", "MAXWORDS"))
 
 
 _Signal = (Heard | Silent | CallerSpeaking | PlaybackFinished | AmdVerdict | ChannelReady
@@ -169,25 +151,15 @@ class BotCall:
                 waiting.discard(signal.channel_id)
 
     async def _answered_by_machine(self, ari: MediaControl) -> bool:
-        """Run the dialplan's AMD() on the call and apply the human-first policy. The
-        explicit subscription keeps the call's events (a hang-up) coming while it is in
-        the dialplan, outside Stasis."""
-        await ari.subscribe_channel(self._services.config.app, self.channel_id)
-        await ari.continue_in_dialplan(self.channel_id, AMD_CONTEXT, "s", 1)
-        try:
-            async with asyncio.timeout(AMD_TIMEOUT_S):
-                while True:
-                    signal = await self._signals.get()
-                    if isinstance(signal, AmdVerdict):
-                        break
-        except TimeoutError:
-            log.warning("call %s: no answering-machine verdict in %g s; treated as a person",
-                        self.channel_id, AMD_TIMEOUT_S)
-            return False
-        machine = is_machine(signal)
-        log.info("call %s: answering-machine check %s (%s): %s", self.channel_id,
-                 signal.status, signal.cause or "-", "machine" if machine else "person")
-        return machine
+        verdict = await check_for_machine(ari, self._services.config.app, self.channel_id,
+                                          self._next_verdict)
+        return verdict is not None and is_machine(verdict)
+
+    async def _next_verdict(self) -> AmdVerdict:
+        while True:
+            signal = await self._signals.get()
+            if isinstance(signal, AmdVerdict):
+                return signal
 
     async def _tear_down(self, port: int, channel_ids: list[str], bridge_id: str) -> None:
         ari = self._media()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,9 +35,11 @@ class _LiveMedia:
 
 
 class _AttemptLog:
-    def __init__(self, attempts: AttemptRepository, attempt_id: uuid.UUID) -> None:
+    def __init__(self, attempts: AttemptRepository, attempt_id: uuid.UUID,
+                 recordings_view: str) -> None:
         self._attempts = attempts
         self._attempt_id = attempt_id
+        self._recordings_view = recordings_view
 
     async def record(self, kind: str, detail: dict[str, Any]) -> None:
         await self._attempts.append_event(self._attempt_id, kind, datetime.now(UTC), detail)
@@ -44,18 +47,30 @@ class _AttemptLog:
     async def abandoned(self, detail: dict[str, Any]) -> None:
         await self._attempts.mark_abandoned(self._attempt_id, datetime.now(UTC), detail)
 
+    async def machine(self, detail: dict[str, Any]) -> None:
+        await self._attempts.mark_machine(self._attempt_id, datetime.now(UTC), detail)
+
+    async def recording(self, name: str) -> None:
+        await self._attempts.add_recording(self._attempt_id,
+                                           f"{self._recordings_view}/{name}.wav", "agent",
+                                           datetime.now(UTC))
+
 
 class AgentFlows:
     def __init__(self, agents: AgentService, settings: AgentSettings, app: str, caller_id: str,
                  rest: Callable[[], Any], attempts: AttemptRepository,
-                 synthesise: Callable[[str, str], Awaitable[str]] | None) -> None:
+                 synthesise: Callable[[str, str], Awaitable[str]] | None,
+                 recordings_view: str = "", record_max_s: int = 0) -> None:
         self.agents = agents
         self._settings = settings
+        record_s = record_max_s if settings.record else 0
         self._config = AgentCallConfig(app=app, caller_id=caller_id, drop_s=settings.drop_s,
-                                       agent_ring_s=settings.agent_ring_s)
-        self._handoff_config = AgentCallConfig(
-            app=app, caller_id=caller_id, drop_s=settings.handoff_wait_s,
-            agent_ring_s=settings.agent_ring_s, handoff=True)
+                                       agent_ring_s=settings.agent_ring_s,
+                                       record_max_s=record_s)
+        self._amd_config = replace(self._config, amd=True)
+        self._handoff_config = replace(self._config, drop_s=settings.handoff_wait_s,
+                                       handoff=True)
+        self._recordings_view = recordings_view
         self._media = _LiveMedia(rest)
         self._attempts = attempts
         self._synthesise = synthesise
@@ -79,12 +94,15 @@ class AgentFlows:
                                         callback_number=s.callback_number)
         return await self._synthesise(text, s.abandon_language)
 
-    def flow(self, handoff: bool = False) -> Flow:
-        config = self._handoff_config if handoff else self._config
+    def flow(self, handoff: bool = False, amd: bool = False) -> Flow:
+        """Hand-offs come from the bot, which has run the machine check already."""
+        config = self._handoff_config if handoff else (self._amd_config if amd
+                                                       else self._config)
 
         async def flow(session: CallSession) -> None:
             agent_call = AgentCall(session.id, config, self._media, self.agents,
-                                   _AttemptLog(self._attempts, uuid.UUID(session.id)),
+                                   _AttemptLog(self._attempts, uuid.UUID(session.id),
+                                               self._recordings_view),
                                    self._abandon_media)
             session.media_listener = agent_call.deliver
             try:
@@ -95,6 +113,8 @@ class AgentFlows:
                     metrics.AGENT_LATENCY.observe(agent_call.latency_s)
                 if agent_call.abandoned:
                     session.flow_result = "abandoned"
+                elif agent_call.machine:
+                    session.flow_result = "machine"
                 metrics.AGENT_CALLS.labels(_result(agent_call)).inc()
 
         return flow
@@ -105,4 +125,6 @@ def _result(call: AgentCall) -> str:
         return "bridged"
     if call.abandoned:
         return "abandoned"
+    if call.machine:
+        return "machine"
     return "handoff_unserved" if call.unserved else "ended_before_agent"

@@ -151,6 +151,11 @@ class AriRest:
             return None
         return int(stats.get("rxcount", 0)), int(stats.get("txcount", 0))
 
+    async def record_bridge(self, bridge_id: str, name: str, max_s: int) -> None:
+        await self._call("record bridge", lambda: self._api.bridges.record(
+            bridgeId=bridge_id, name=name, format="wav", ifExists="overwrite",
+            maxDurationSeconds=max_s, beep=False, terminateOn="none"))
+
     async def record(self, channel_id: str, name: str, max_s: int) -> None:
         await self._call("record", lambda: self._api.channels.record(
             channelId=channel_id, name=name, format="wav", ifExists="overwrite",

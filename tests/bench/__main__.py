@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each printing its table beside its baseline.
 
 `python -m tests.bench [NAME ...]` runs the named ones (events, leasing, import, gate,
-pacing, bot).
+pacing, bot, pacing_live).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "gate": ("tests.bench.bench_gate", []),
     "pacing": ("predictive.bench", ["--all"]),
     "bot": ("tests.bench.bench_bot", []),
+    "pacing_live": ("tests.bench.bench_pacing_live", []),
 }
 
 

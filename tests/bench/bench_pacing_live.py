@@ -108,6 +108,7 @@ class LiveResult:
     latency_ms: float
     warm_occupancy: float
     warm_abandon: float
+    pauses: dict[str, int]  # agents paused during the run, by reason (unreachable, …)
 
 
 def occupancy(log: list[asyncpg.Record], start: datetime, end: datetime) -> tuple[float, float]:
@@ -165,6 +166,10 @@ async def measure(pool: asyncpg.Pool, policy: str, campaign_id: int, start: date
     warm_occ, _ = occupancy(log, warm_start, last_dial) if warm_start < last_dial else (
         float("nan"), 0.0)
     latencies = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
+    pauses: dict[str, int] = {}
+    for row in await pool.fetch("SELECT reason FROM agent_state_log WHERE status = 'paused'"
+                                " AND at BETWEEN $1 AND $2", start, last_end):
+        pauses[row["reason"] or "-"] = pauses.get(row["reason"] or "-", 0) + 1
     window_h = (last_dial - start).total_seconds() / 3600
     return LiveResult(
         policy=policy, seconds=(last_end - start).total_seconds(), dials=len(rows),
@@ -173,7 +178,8 @@ async def measure(pool: asyncpg.Pool, policy: str, campaign_id: int, start: date
         talk_min_per_agent_hour=talk_s / 60 / (agents * window_h) if window_h else 0.0,
         latency_ms=statistics.median(latencies) if latencies else float("nan"),
         warm_occupancy=warm_occ,
-        warm_abandon=(sum(r["abandoned"] for r in warm) / len(warm)) if warm else float("nan"))
+        warm_abandon=(sum(r["abandoned"] for r in warm) / len(warm)) if warm else float("nan"),
+        pauses=pauses)
 
 
 async def run_policy(daemon: Daemon, lab: Lab, settings, pool: asyncpg.Pool,
@@ -316,6 +322,9 @@ def _print(workload: Workload, debtors: int, results: list[LiveResult]) -> None:
               f"{result.talk_min_per_agent_hour:13.1f} {result.dials:6d} {result.answered:8d} "
               f"{result.bridged:7d} {result.abandoned:9d} {result.latency_ms:10.0f} "
               f"{result.seconds:6.0f} {result.warm_occupancy:8.1%} {result.warm_abandon:10.2%}")
+        if result.pauses:
+            print(f"{'':<12} agents paused during the run: "
+                  + ", ".join(f"{reason} ×{n}" for reason, n in sorted(result.pauses.items())))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from ari_apps.agent.bridge import AgentCall, AgentCallConfig
+from ari_apps.amd import AMD_CONTEXT, AmdVerdict
 from ari_apps.signals import ChannelGone, ChannelReady, PlaybackFinished
 
 CALL = "c0ffee00-0000-4000-8000-000000000001"
@@ -17,8 +18,10 @@ CALL = "c0ffee00-0000-4000-8000-000000000001"
 class FakeMedia:
     """Records requests; the agent's phone answers (or not) as the test says."""
 
-    def __init__(self, answers: dict[str, bool]) -> None:
+    def __init__(self, answers: dict[str, bool],
+                 verdict: AmdVerdict | None = None) -> None:
         self.answers = answers  # agent id → picks up
+        self.verdict = verdict  # what the dialplan's AMD() sends back with the call
         self.calls: list[tuple[str, ...]] = []
         self.call: AgentCall | None = None
         self.rang = asyncio.Event()
@@ -57,6 +60,19 @@ class FakeMedia:
 
     async def rtp_counts(self, channel_id: str) -> tuple[int, int] | None:
         return (50, 50)
+
+    async def record_bridge(self, bridge_id: str, name: str, max_s: int) -> None:
+        self.calls.append(("record", bridge_id, name))
+
+    async def subscribe_channel(self, app: str, channel_id: str) -> None:
+        self.calls.append(("subscribe", channel_id))
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
+                                   priority: int) -> None:
+        self.calls.append(("dialplan", channel_id, context))
+        assert self.call is not None
+        if self.verdict is not None:
+            self.call.deliver(self.verdict)
 
 
 class FakeDesk:
@@ -108,16 +124,24 @@ class FakeLog:
     async def abandoned(self, detail: dict[str, Any]) -> None:
         self.events.append(("ABANDONED", detail))
 
+    async def machine(self, detail: dict[str, Any]) -> None:
+        self.events.append(("MACHINE", detail))
+
+    async def recording(self, name: str) -> None:
+        self.events.append(("RECORDING", {"name": name}))
+
 
 def make(answers: dict[str, bool], ready: list[str], drop_s: float = 0.3,
-         handoff: bool = False) -> tuple[AgentCall, FakeMedia, FakeDesk, FakeLog]:
-    media, desk, log = FakeMedia(answers), FakeDesk(ready), FakeLog()
+         handoff: bool = False, verdict: AmdVerdict | None = None,
+         ) -> tuple[AgentCall, FakeMedia, FakeDesk, FakeLog]:
+    media, desk, log = FakeMedia(answers, verdict), FakeDesk(ready), FakeLog()
 
     async def message() -> str:
         return "sound:abandon"
 
     call = AgentCall(CALL, AgentCallConfig(app="huilong", caller_id="400", drop_s=drop_s,
-                                           agent_ring_s=2, handoff=handoff),
+                                           agent_ring_s=2, handoff=handoff,
+                                           amd=verdict is not None, record_max_s=600),
                      media, desk, log, message)
     media.call = call
     return call, media, desk, log
@@ -134,7 +158,11 @@ async def test_the_reserved_agent_answers_and_is_bridged_until_they_hang_up():
     assert ("hangup", CALL) in media.calls  # the debtor is hung up for them
     assert desk.log == [("reserve", "1001"), ("connected", "1001"), ("ended", "1001")]
     kinds = [kind for kind, _ in log.events]
-    assert kinds[:2] == ["agent_connected", "media_check"] and call.latency_s is not None
+    assert kinds[:3] == ["agent_connected", "RECORDING", "media_check"]
+    assert call.latency_s is not None
+    # The conversation is recorded once both are in the bridge.
+    assert media.calls.index(("add", f"{CALL}-agent1")) < media.calls.index(
+        ("record", f"{CALL}-ab", f"{CALL}-agent"))
 
 
 async def test_a_missed_offer_goes_to_the_next_ready_agent():
@@ -179,3 +207,33 @@ async def test_the_debtor_hanging_up_while_the_agent_phone_rings_frees_the_agent
     assert desk.log == [("reserve", "1001"), ("offer_failed", "1001", "False")]
     assert ("hangup", f"{CALL}-agent1") in media.calls
     assert ("destroy_bridge", f"{CALL}-ab") in media.calls
+
+
+async def test_a_machine_is_hung_up_and_never_offered_to_an_agent():
+    """Steps: an agent campaign with the machine check; AMD() says a long greeting.
+    Expected: the call went to the AMD dialplan, was flagged as a machine and hung up;
+    no agent was reserved, no bridge made."""
+    call, media, desk, log = make({"1001": True}, ["1001"],
+                                  verdict=AmdVerdict("MACHINE", "LONGGREETING-2000-1500"))
+    async with asyncio.timeout(5):
+        await call.run()
+    assert ("dialplan", CALL, AMD_CONTEXT) in media.calls and ("hangup", CALL) in media.calls
+    assert [kind for kind, _ in log.events] == ["MACHINE"] and call.machine
+    assert log.events[0][1]["cause"] == "LONGGREETING-2000-1500"
+    assert not desk.log and not any(c[0] == "create_bridge" for c in media.calls)
+
+
+async def test_a_person_after_the_machine_check_is_bridged_to_an_agent():
+    """Steps: the check says HUMAN (and, human-first, silence would too).
+    Expected: the verdict is logged, then the usual reservation and bridge."""
+    call, media, desk, log = make({"1001": True}, ["1001"],
+                                  verdict=AmdVerdict("MACHINE", "INITIALSILENCE-2500-2500"))
+    task = asyncio.create_task(call.run())
+    await log.wait_for("agent_connected")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    kinds = [kind for kind, _ in log.events]
+    assert kinds[:2] == ["amd_person", "agent_connected"] and not call.machine
+    assert media.calls.index(("dialplan", CALL, AMD_CONTEXT)) < media.calls.index(
+        ("create_bridge", f"{CALL}-ab"))
+    assert desk.log[:2] == [("reserve", "1001"), ("connected", "1001")]

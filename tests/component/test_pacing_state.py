@@ -46,9 +46,11 @@ def test_outcomes_carry_ring_and_talk_time():
 def test_agent_campaigns_see_the_live_agents_and_their_abandons():
     """Steps: an agent campaign's state with 4 agents logged in (1 ready, 2 on or
     reserved for calls, 1 in wrap-up), three answered calls (one still waiting for an
-    agent) and one ringing; then an answered call its flow abandoned, and one connected.
+    agent) and one ringing; then an answered call its flow abandoned, one its machine
+    check hung up, and one connected.
     Expected: the policy sees the agents as they are, 1 call waiting and 2 connected;
-    the abandoned call is reported ABANDONED, without talk time; the connected one with
+    the abandoned call is reported ABANDONED, without talk time, the machine MACHINE;
+    the connected one with
     the agents' wrap-up time."""
     live = LiveState(10, lambda: AgentCounts(logged_in=4, ready=1, in_call=2, wrap_up=1,
                                              wrap_up_s=7.5))
@@ -58,6 +60,8 @@ def test_agent_campaigns_see_the_live_agents_and_their_abandons():
     assert (state.calls_ringing, state.calls_waiting, state.calls_connected) == (1, 1, 2)
     dropped = live.outcome(call(Phase.FINAL, answered=True, ended=True), "abandoned")
     assert (dropped.result, dropped.ring_s, dropped.talk_s) == (Result.ABANDONED, 4.0, None)
+    machine = live.outcome(call(Phase.FINAL, answered=True, ended=True), "machine")
+    assert (machine.result, machine.talk_s) == (Result.MACHINE, None)
     talked = live.outcome(call(Phase.FINAL, answered=True, ended=True))
     assert (talked.result, talked.talk_s, talked.wrap_s) == (Result.CONNECTED, 60.0, 7.5)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from ari_apps.bot.flow import AmdVerdict
+from ari_apps.amd import AmdVerdict
 from ari_apps.signals import ChannelReady, PlaybackFinished
 from engine.ari.events import parse_event
 from engine.call import state as call

@@ -14,6 +14,7 @@ from engine.lab.phones import AgentPhone, free_udp_port
 from engine.settings import BotSettings
 from tests.integration.labkit import (
     add_agents,
+    attempts_of,
     basic_auth,
     load_campaign,
     remove_agents,
@@ -56,8 +57,9 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
     logs out when the campaign is a third done.
     Expected: every answered call was either bridged to an agent (RTP flowing on both
     legs) or abandoned with the message played and the attempt flagged; no call was
-    offered to 1003 after the logout took effect; answer → agent latency is recorded;
-    no channel and no non-final attempt is left."""
+    offered to 1003 after the logout took effect; answer → agent latency is recorded, and
+    counted in the Prometheus metrics; each bridged conversation is recorded (a non-empty
+    file); no channel and no non-final attempt is left."""
     settings.bot = BotSettings(**lab.bot_settings())
     settings.agents.institution = "Huilong Test Bank"
     settings.agents.callback_number = "400 000 0000"
@@ -139,6 +141,10 @@ async def test_answered_calls_are_bridged_to_ready_agents_or_abandoned_with_the_
             assert not row["abandoned"]
             media = events["media_check"]["detail"]
             assert media["agent_rx"] > 0 and media["agent_tx"] > 0, media
+            # The conversation with the agent is recorded (both parties mixed).
+            path = await pool.fetchval("SELECT recording FROM attempts WHERE id = $1", row["id"])
+            recording = lab.pbx.host.host_path(path)
+            assert recording.is_file() and recording.stat().st_size > 8000, path
             assert media["debtor_rx"] > 0 and media["debtor_tx"] > 0, media
         else:
             abandoned += 1
@@ -235,3 +241,67 @@ async def test_the_bot_hands_a_hardship_call_to_a_ready_agent(lab, settings, poo
     statuses = [r["status"] for r in await pool.fetch(
         "SELECT status FROM agent_state_log WHERE agent_id = '1001' ORDER BY id")]
     assert statuses[:4] == ["ready", "reserved", "on_call", "wrap_up"], statuses
+
+
+async def test_with_the_machine_check_machines_never_reach_an_agent(lab, settings, pool):
+    """Steps: two agents' phones register and answer; an agent campaign with the
+    answering-machine check (`--amd`) calls two answering machines (a long greeting) and
+    two people (a short "Hello?", then they wait for the caller).
+    Expected: each machine was flagged and hung up without an agent being reserved; each
+    person was bridged to an agent after the check; no call was abandoned."""
+    settings.bot = BotSettings(**lab.bot_settings())
+    settings.agents.institution = "Huilong Test Bank"
+    settings.agents.callback_number = "400 000 0000"
+    settings.agents.abandon_language = "en"
+    settings.agents.wrap_up_s = 0.5
+    agents = ("1001", "1002")
+    await add_agents(settings, pool, agents, PASSWORD)
+    phones = [AgentPhone(agent_id, PASSWORD, free_udp_port()) for agent_id in agents]
+    people = [Scenario(f"861370088800{i}", Network.ANSWER, ring_s=0.5, hold_s=8.0,
+                       script=(Say("Hello?"),)) for i in range(2)]
+    machines = [Scenario(f"861370088810{i}", Network.MACHINE, ring_s=0.5, hold_s=2.0)
+                for i in range(2)]
+    lab.carrier.apply(people + machines)
+    loaded = await load_campaign(pool, settings, people + machines, name="amd", start=False,
+                                 options={"agents": True, "amd": True})
+    try:
+        for phone in phones:
+            assert (await asyncio.to_thread(phone.register)).ok
+            phone.start_answering(ring_ms=200, talk_ms=30_000)
+        async with running_daemon(settings) as daemon:
+            service = daemon.agents
+            assert service is not None
+
+            async def reachable() -> bool:
+                return all(service.registry.get(a).reachable for a in agents)
+
+            await wait_until(reachable, timeout=30, what="two phones reachable")
+            for agent_id in agents:
+                service.request(agent_id, "login")
+            await CampaignRepository(pool).set_status(loaded.campaign_id, "running")
+            await wait_all_final(pool, loaded.campaign_id, 4, timeout=120)
+    finally:
+        for phone in phones:
+            phone.stop()
+            await asyncio.to_thread(phone.register, 0)
+        await remove_agents(settings, pool)
+
+    attempts = await attempts_of(pool, loaded.campaign_id)
+    by_number = {}
+    for number, attempt in attempts.items():
+        by_number[number] = await pool.fetchrow(
+            "SELECT a.machine, a.abandoned, array_agg(e.kind ORDER BY e.id) AS kinds"
+            " FROM attempts a JOIN call_events e ON e.attempt_id = a.id WHERE a.id = $1"
+            " GROUP BY a.id", attempt.id)
+    for scenario in machines:
+        row = by_number[scenario.number]
+        assert row["machine"] and "amd_machine" in row["kinds"], row
+        assert "agent_connected" not in row["kinds"] and not row["abandoned"], row
+    for scenario in people:
+        row = by_number[scenario.number]
+        assert not row["machine"] and not row["abandoned"], row
+        kinds = list(row["kinds"])
+        assert kinds.index("amd_person") < kinds.index("agent_connected"), kinds
+    reserved = await pool.fetchval(
+        "SELECT count(*) FROM agent_state_log WHERE status = 'reserved'")
+    assert reserved == len(people)

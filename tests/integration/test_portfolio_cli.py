@@ -75,7 +75,8 @@ async def test_import_segment_campaign_and_explain(huilong, pool, tmp_path):
     campaign_id = await pool.fetchval("SELECT id FROM campaigns WHERE name = 'autumn'")
     for name, extra, wanted in (("bot-run", ["--script", "zh"], {"script": "zh"}),
                                 ("desk-run", ["--agents", "--pacing", "huilong"],
-                                 {"agents": True, "pacing": "huilong"})):
+                                 {"agents": True, "pacing": "huilong"}),
+                                ("desk-amd", ["--agents", "--amd"], {"agents": True, "amd": True})):
         made = await huilong("campaign", "create", name, "--segments", "early", *extra)
         assert made.returncode == 0, made.stderr
         stored = json.loads(await pool.fetchval(
@@ -84,6 +85,9 @@ async def test_import_segment_campaign_and_explain(huilong, pool, tmp_path):
     both = await huilong("campaign", "create", "x", "--segments", "early", "--agents",
                          "--script", "zh")
     assert both.returncode == 2 and "not allowed with" in both.stderr
+    amd_alone = await huilong("campaign", "create", "y", "--segments", "early", "--amd")
+    assert amd_alone.returncode == 2 and "--amd is for agent campaigns" in amd_alone.stderr
+    assert await pool.fetchval("SELECT count(*) FROM campaigns WHERE name = 'y'") == 0
 
     shown = await huilong("explain", "P-2", "--campaign", str(campaign_id))
     assert shown.returncode == 0, shown.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ari_apps.bot.flow import AmdVerdict, is_machine
+from ari_apps.amd import AmdVerdict, is_machine
 
 
 @pytest.mark.parametrize(
