@@ -38,10 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     lab_commands.add_parser("down", help="stop everything the lab started")
     lab_commands.add_parser("status", help="what runs")
 
-    from engine import cli_agents, cli_portfolio
+    from engine import cli_agents, cli_followup, cli_portfolio, cli_report
 
     cli_portfolio.add_commands(commands)
     cli_agents.add_commands(commands)
+    cli_followup.add_commands(commands)
+    cli_report.add_commands(commands)
 
     demo = commands.add_parser("demo", help="a simulated campaign on the lab")
     demo.add_argument("--debtors", type=int, default=12)
@@ -103,6 +105,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from engine import cli_agents
 
             return asyncio.run(cli_agents.main(args, settings))
+        case "promises":
+            from engine import cli_followup
+
+            return asyncio.run(cli_followup.run(args, settings))
+        case "report":
+            from engine import cli_report
+
+            return asyncio.run(cli_report.run(args, settings))
         case "demo":
             from engine.demo import run_demo
 

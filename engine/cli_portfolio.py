@@ -26,6 +26,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     debtors.add_argument("--rejects", type=Path, default=None,
                          help="where to write rejected rows (default: FILE.rejects.csv)")
     debtors.add_argument("--rules", type=Path, default=None, help="segmentation rules file")
+    from engine.cli_followup import add_import_payments
+
+    add_import_payments(kinds)
 
     segments = commands.add_parser("segments", help="debtors per segment")
     segments.add_argument("--reassign", action="store_true",
@@ -89,6 +92,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with open_database(settings) as pool:
             match args.command:
+                case "import" if args.import_kind == "payments":
+                    from engine.cli_followup import import_payments
+
+                    return await import_payments(args, pool)
                 case "import":
                     return await _import_debtors(args, settings, pool)
                 case "segments":

@@ -45,6 +45,7 @@ from engine.dialer import Dialer, reconcile, recover_orphans, route_event
 from engine.eligibility import EligibilityChecker
 from engine.http_api import Health, build_app, start_site
 from engine.pacing import policy_for
+from engine.payments_api import webhook_for
 from engine.session import HANGUP_GRACE_S, CallRegistry
 from engine.settings import Settings, SettingsError, load_settings
 from engine.systemd import Notifier, watchdog_interval_s
@@ -112,7 +113,9 @@ class Daemon:
         try:
             async with asyncio.TaskGroup() as tasks:
                 runner, self.http_port = await start_site(
-                    build_app(self.health, lambda: self.agents, lambda: self.desk),
+                    build_app(self.health, lambda: self.agents, lambda: self.desk,
+                              lambda: webhook_for(self.settings.payments, self.pool),
+                              lambda: self.pool),
                     self.settings.http.host,
                     self.settings.http.port)
                 tasks.create_task(self.ari.run(), name="ari")

@@ -1,7 +1,8 @@
 """HTTP endpoints of the daemon: /healthz and /metrics (Prometheus), the agents' states
 (`GET /agents`, open: read-only monitoring without personal data) and the supervisor API
 (`POST /agents/{agent_id}/{action}`: a supervisor's desk session or HTTP Basic
-credentials, see engine.desk.auth), and the agent desk (engine.desk.web)."""
+credentials, see engine.desk.auth), the agent desk (engine.desk.web) and the core bank's
+payments webhook (`POST /payments`, engine.payments_api)."""
 
 from __future__ import annotations
 
@@ -95,11 +96,18 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 
 def build_app(health: Callable[[], Health],
               agents: Callable[[], Any] = lambda: None,
-              desk: Callable[[], Any] = lambda: None) -> web.Application:
+              desk: Callable[[], Any] = lambda: None,
+              payments: Callable[[], Any] = lambda: None,
+              reports: Callable[[], Any] = lambda: None) -> web.Application:
+    """`reports`: the database pool the campaign report reads (engine.report_api)."""
     from engine.desk.web import add_routes
+    from engine.payments_api import add_routes as add_payment_routes
+    from engine.report_api import add_routes as add_report_routes
 
     app = web.Application()
     add_routes(app, desk)
+    add_payment_routes(app, payments)  # POST /payments, the core bank's webhook
+    add_report_routes(app, reports)  # GET /api/report(.csv), for supervisors
     app[HEALTH_KEY] = health
     app[AGENTS_KEY] = agents
     app.router.add_get("/healthz", healthz)

@@ -156,6 +156,43 @@ class AgentSettings(_Section):
     record: bool = True
 
 
+class PaymentsSettings(_Section):
+    """The core bank's payments webhook (`POST /payments`)."""
+
+    # The shared secret the bank sends as `Authorization: Bearer <token>`. Unset (or
+    # empty): the route answers 503 "not configured".
+    webhook_token: SecretStr | None = None
+    max_batch: int = Field(default=1000, ge=1, le=10_000)  # payments per request
+
+    @model_validator(mode="after")
+    def _token_strength(self) -> Self:
+        if self.webhook_token is not None and not self.webhook_token.get_secret_value():
+            self.webhook_token = None
+        if self.webhook_token is not None and len(self.webhook_token.get_secret_value()) < 16:
+            raise ValueError("webhook_token must be at least 16 characters (or unset)")
+        return self
+
+
+class FollowupSettings(_Section):
+    """Settling promises against payments, and reminders before the due date."""
+
+    # Payments up to this many days after the due date still keep a promise.
+    grace_days: int = Field(default=2, ge=0, le=60)
+    reminder_days_before: int = Field(default=1, ge=0, le=30)
+    # The SMS gateway's webhook (JSON POST {to, text, reference}). Empty: no SMS.
+    sms_url: str = ""
+    sms_token: SecretStr = SecretStr("")
+    sms_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Put at the start of each reminder (e.g. the bank's name), at most 40 characters.
+    sms_sender: str = Field(default="", max_length=40)
+
+    @model_validator(mode="after")
+    def _sms_url(self) -> Self:
+        if self.sms_url and not self.sms_url.startswith(("http://", "https://")):
+            raise ValueError("sms_url must start with http:// or https://")
+        return self
+
+
 class LabSettings(_Section):
     state_dir: Path = Path(".state")
     # Where a provisioned Asterisk root is cached as a tarball between clones.
@@ -181,6 +218,8 @@ class Settings(BaseSettings):
     lab: LabSettings = LabSettings()
     bot: BotSettings = BotSettings()
     agents: AgentSettings = AgentSettings()
+    payments: PaymentsSettings = PaymentsSettings()
+    followup: FollowupSettings = FollowupSettings()
 
     @classmethod
     def settings_customise_sources(

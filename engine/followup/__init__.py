@@ -1,0 +1,1 @@
+"""Following up promises: settlement against payments, reminders before the due date."""

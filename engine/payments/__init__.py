@@ -1,0 +1,1 @@
+"""Payments from the core bank: validation, the file import and the webhook."""
