@@ -37,11 +37,10 @@ from engine.portfolio.csv_rows import (
     CsvHeader,
     FileError,
     RawRecord,
-    check_encoding,
-    detect_encoding,
     read_records,
+    scan_file,
 )
-from engine.portfolio.importer import _RejectsFile as RejectsFile
+from engine.portfolio.importer import RejectsFile
 from engine.portfolio.validate import RowRejected
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ async def import_payments(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     started_at = datetime.now(UTC)
     try:
-        scan = await asyncio.to_thread(_scan, path, encoding)
+        scan = await asyncio.to_thread(scan_file, path, encoding, "reference", REQUIRED_COLUMNS)
     except FileError as exc:
         await record_failed_run(pool, kind=IMPORT_KIND, file_name=path.name,
                                 started_at=started_at, error=str(exc))
@@ -154,40 +153,6 @@ async def _record(conn: asyncpg.Connection, batch: _Batch, run_id: int, counts: 
     # A batch is a run of consecutive rows: sorted per batch, the report is in file order.
     for item in sorted(rejected, key=lambda r: r.row_number):
         rejects.write(item)
-
-
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    encoding: str
-    duplicates: dict[str, list[int]]
-
-
-def _scan(path: Path, encoding: str | None) -> _Scan:
-    """First pass: the file decodes, has the columns, and which references repeat."""
-    try:
-        stream = path.open("rb")
-    except OSError as exc:
-        raise FileError(f"cannot open {path.name}: {exc.strerror or type(exc).__name__}") from None
-    with stream:
-        if encoding is None:
-            chosen = detect_encoding(stream, name=path.name)
-        else:
-            chosen = check_encoding(encoding, name=path.name)
-        stream.seek(0)
-        _, records = read_records(stream, encoding=chosen, name=path.name,
-                                  required=REQUIRED_COLUMNS)
-        first_line: dict[str, int] = {}
-        duplicates: dict[str, list[int]] = {}
-        for record in records:
-            if not isinstance(record, RawRecord):
-                continue
-            key = record.values["reference"].strip()
-            if not key:
-                continue
-            seen = first_line.setdefault(key, record.line)
-            if seen != record.line:
-                duplicates.setdefault(key, [seen]).append(record.line)
-    return _Scan(chosen, duplicates)
 
 
 class _Batches:

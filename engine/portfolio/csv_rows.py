@@ -17,6 +17,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 MAX_FIELD_CHARS = 64 * 1024
@@ -267,3 +268,38 @@ def _first_undecodable_offset(stream: BinaryIO, encoding: str) -> int | None:
 
 def _display(encoding: str) -> str:
     return _DISPLAY_NAMES.get(encoding, encoding)
+
+
+@dataclass(frozen=True, slots=True)
+class FileScan:
+    encoding: str
+    duplicates: dict[str, list[int]]  # key → the lines it appears on (2 or more)
+
+
+def scan_file(path: Path, encoding: str | None, key_column: str,
+              required: Sequence[str] = REQUIRED_COLUMNS) -> FileScan:
+    """First pass of an import: the file opens and decodes (FileError otherwise), has
+    the columns, and which values of `key_column` repeat (those rows are ambiguous)."""
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise FileError(f"cannot open {path.name}: {exc.strerror or type(exc).__name__}") from None
+    with stream:
+        if encoding is None:
+            chosen = detect_encoding(stream, name=path.name)
+        else:
+            chosen = check_encoding(encoding, name=path.name)
+        stream.seek(0)
+        _, records = read_records(stream, encoding=chosen, name=path.name, required=required)
+        first_line: dict[str, int] = {}
+        duplicates: dict[str, list[int]] = {}
+        for record in records:
+            if not isinstance(record, RawRecord):
+                continue
+            key = record.values[key_column].strip()
+            if not key:
+                continue
+            seen = first_line.setdefault(key, record.line)
+            if seen != record.line:
+                duplicates.setdefault(key, [seen]).append(record.line)
+    return FileScan(chosen, duplicates)

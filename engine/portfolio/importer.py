@@ -38,9 +38,8 @@ from engine.portfolio.csv_rows import (
     CsvHeader,
     FileError,
     RawRecord,
-    check_encoding,
-    detect_encoding,
     read_records,
+    scan_file,
 )
 from engine.portfolio.validate import DebtorRow, RowRejected, ValidRow, validate_row_fast
 
@@ -92,7 +91,7 @@ async def import_debtors(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     started_at = datetime.now(UTC)
     try:
-        scan = await asyncio.to_thread(_scan, path, encoding)
+        scan = await asyncio.to_thread(scan_file, path, encoding, "external_id")
     except FileError as exc:
         message = str(exc)
         await record_failed_run(
@@ -101,7 +100,7 @@ async def import_debtors(
         report = ImportReport(0, 0, 0, 0, None, (), file_error=message)
         raise ImportFileError(message, report) from None
 
-    with _RejectsFile(rejects_path) as rejects, path.open("rb") as stream:
+    with RejectsFile(rejects_path) as rejects, path.open("rb") as stream:
         header, records = read_records(stream, encoding=scan.encoding, name=path.name)
         source = _BatchSource(records, header, scan.duplicates, cipher, rejects, batch_size)
         async with bulk_import(pool) as bulk:
@@ -185,39 +184,6 @@ class _Validated:
     prepared: PreparedBatch | None  # all rows encrypted ahead, when speculating
 
 
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    encoding: str
-    duplicates: dict[str, list[int]]
-
-
-def _scan(path: Path, encoding: str | None) -> _Scan:
-    """First pass: the file decodes, has a header, and which external ids repeat."""
-    try:
-        stream = path.open("rb")
-    except OSError as exc:
-        raise FileError(f"cannot open {path.name}: {exc.strerror or type(exc).__name__}") from None
-    with stream:
-        if encoding is None:
-            chosen = detect_encoding(stream, name=path.name)
-        else:
-            chosen = check_encoding(encoding, name=path.name)
-        stream.seek(0)
-        _, records = read_records(stream, encoding=chosen, name=path.name)
-        first_line: dict[str, int] = {}
-        duplicates: dict[str, list[int]] = {}
-        for record in records:
-            if not isinstance(record, RawRecord):
-                continue
-            key = record.values["external_id"].strip()
-            if not key:
-                continue
-            seen = first_line.setdefault(key, record.line)
-            if seen != record.line:
-                duplicates.setdefault(key, [seen]).append(record.line)
-    return _Scan(chosen, duplicates)
-
-
 class _BatchSource:
     """Second pass, run in a worker thread: records -> validated rows -> prepared batches."""
 
@@ -227,7 +193,7 @@ class _BatchSource:
         header: CsvHeader,
         duplicates: Mapping[str, list[int]],
         cipher: PiiCipher,
-        rejects: _RejectsFile,
+        rejects: RejectsFile,
         batch_size: int,
     ) -> None:
         self._records = records
@@ -278,7 +244,7 @@ class _BatchSource:
         return named
 
 
-class _RejectsFile:
+class RejectsFile:
     """The rejects report, written as rows are rejected and put in place on success only.
 
     It holds personal data (the raw rows), so it is created 0600. Every cell is made inert
@@ -291,7 +257,7 @@ class _RejectsFile:
         self._handle: IO[str] | None = None
         self._writer: Any = None
 
-    def __enter__(self) -> _RejectsFile:
+    def __enter__(self) -> RejectsFile:
         if self._path is not None:
             self._staging = self._path.with_name(f".{self._path.name}.{secrets.token_hex(6)}.tmp")
             fd = os.open(self._staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
