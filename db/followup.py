@@ -34,6 +34,7 @@ from engine.followup.settle import (
 
 DEBTOR_BATCH = 1000
 FOLLOWUP_BROKEN = "broken_promise"
+FOLLOWUP_PARTLY = "partly_kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +164,16 @@ async def _record(conn: asyncpg.Connection, debtor_id: int, finals: Sequence[Set
             [a.promise_id for a in allocations], [a.payment_id for a in allocations],
             [a.amount for a in allocations])
     broken = [s.promise_id for s in finals if s.status is Status.BROKEN]
-    if broken:
-        await conn.execute(
-            "INSERT INTO followups (debtor_id, promise_id, kind, due_at)"
-            " SELECT $1, u.id, $3, $4 FROM unnest($2::bigint[]) AS u(id)"
-            " ON CONFLICT (promise_id, kind) DO NOTHING",
-            debtor_id, broken, FOLLOWUP_BROKEN, now)
+    # A partly kept promise leaves a shortfall: followed up like a broken one, but it
+    # does not count as broken in the debtor's history.
+    for kind, ids in ((FOLLOWUP_BROKEN, broken), (FOLLOWUP_PARTLY, [
+            s.promise_id for s in finals if s.status is Status.PARTLY_KEPT])):
+        if ids:
+            await conn.execute(
+                "INSERT INTO followups (debtor_id, promise_id, kind, due_at)"
+                " SELECT $1, u.id, $3, $4 FROM unnest($2::bigint[]) AS u(id)"
+                " ON CONFLICT (promise_id, kind) DO NOTHING",
+                debtor_id, ids, kind, now)
     statuses = [Status(r["status"]) for r in await conn.fetch(
         "SELECT status FROM promises WHERE debtor_id = $1"
         " AND status IN ('kept', 'partly_kept', 'broken')", debtor_id)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from db.pool import connection
+from db.pool import connection, transaction
+from engine.retry import Done, FinishedAttempt, RetryRules, RetryRulesError, TryAgain, next_step
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +132,37 @@ class TargetRepository:
             target_id)
 
     async def settle(self) -> int:
-        """Mark done every dialling target whose attempt is final; return how many."""
-        result = await self._execute(
-            """UPDATE campaign_targets t SET status = 'done'
-               FROM attempts a
-               WHERE t.attempt_id = a.id AND t.status = 'dialling' AND a.state = 'final'""")
-        return int(result.split()[-1])
+        """Close every dialling target whose attempt is final: 'done', or back to
+        'pending' for another try when the campaign's retry rules say so
+        (engine/retry.py). Returns how many were closed or re-queued."""
+        async with transaction(self._pool) as conn:
+            rows = await conn.fetch(
+                """SELECT t.id, t.campaign_id, t.debtor_id, t.phone_id, t.attempt_id,
+                          c.settings, d.timezone, a.disposition, a.machine, a.abandoned,
+                          a.right_party, coalesce(a.originated_at, a.created_at) AS at
+                   FROM campaign_targets t
+                   JOIN attempts a ON a.id = t.attempt_id
+                   JOIN campaigns c ON c.id = t.campaign_id
+                   JOIN debtors d ON d.id = t.debtor_id
+                   WHERE t.status = 'dialling' AND a.state = 'final'
+                   FOR UPDATE OF t SKIP LOCKED""")
+            done: list[int] = []
+            for row in rows:
+                step = await _retry_step(conn, row)
+                if isinstance(step, TryAgain):
+                    await conn.execute(
+                        """UPDATE campaign_targets
+                           SET status = 'pending', next_allowed_at = $2, phone_id = $3,
+                               attempt_id = NULL, tries = tries + 1, reason = 'retry',
+                               requeued_at = now(), leased_by = NULL, lease_expires_at = NULL
+                           WHERE id = $1""", row["id"], step.at, step.phone_id)
+                else:
+                    done.append(row["id"])
+            if done:
+                await conn.execute(
+                    "UPDATE campaign_targets SET status = 'done', tries = tries + 1"
+                    " WHERE id = ANY($1::bigint[])", done)
+        return len(rows)
 
     async def recover_unlinked(self) -> int:
         """After a crash: claimed targets that never got an attempt go back to pending."""
@@ -164,3 +193,32 @@ class TargetRepository:
         await self._execute(
             "UPDATE campaigns SET status = 'finished' WHERE id = $1 AND status = 'running'",
             campaign_id)
+
+
+async def _retry_step(conn: asyncpg.Connection, row: asyncpg.Record) -> Done | TryAgain:
+    settings = json.loads(row["settings"]) if isinstance(row["settings"], str) else row["settings"]
+    try:
+        rules = RetryRules.parse((settings or {}).get("retry"))
+    except RetryRulesError as exc:  # checked at `campaign create`; an edited row is not
+        log.error("campaign %d: %s; no retries", row["campaign_id"], exc)
+        return Done("bad rules")
+    if not rules.outcomes:
+        return Done("no retry rules")
+    last = _finished(row)
+    if last.outcome is None or last.outcome not in rules.outcomes:
+        return Done("no retry")
+    earlier = [_finished(r) for r in await conn.fetch(
+        """SELECT disposition, machine, abandoned, right_party,
+                  coalesce(originated_at, created_at) AS at
+           FROM attempts WHERE campaign_id = $1 AND debtor_id = $2 AND id <> $3
+             AND state = 'final'""", row["campaign_id"], row["debtor_id"], row["attempt_id"])]
+    phones = [r["id"] for r in await conn.fetch(
+        "SELECT id FROM debtor_phones WHERE debtor_id = $1 ORDER BY (owner <> 'self'), rank, id",
+        row["debtor_id"])]
+    return next_step(rules, last, earlier, phone_id=row["phone_id"], phones=phones,
+                     zone=row["timezone"])
+
+
+def _finished(row: asyncpg.Record) -> FinishedAttempt:
+    return FinishedAttempt(row["at"], row["disposition"], machine=row["machine"],
+                           abandoned=row["abandoned"], right_party=row["right_party"])

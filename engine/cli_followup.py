@@ -26,6 +26,16 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date-time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the UTC offset (e.g. +08:00)")
+    return moment
+
+
 def add_import_payments(kinds: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     payments = kinds.add_parser("payments", help="core bank payments CSV (UTF-8 or GB18030)")
     payments.add_argument("file", type=Path)
@@ -46,6 +56,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="days after the due date a payment still counts "
                              "(default: followup.grace_days)")
     settle.add_argument("--rules", type=Path, default=None, help="segmentation rules file")
+    requeue = actions.add_parser(
+        "requeue", help="due callbacks and broken promises back into their campaigns now "
+                        "(the daemon does it every followup.requeue_interval_s)")
+    requeue.add_argument("--at", type=_instant, default=None, metavar="YYYY-MM-DDTHH:MM+ZZ",
+                         help="as if it were this moment (default: now)")
     remind = actions.add_parser("remind", help="SMS reminders for promises due soon")
     remind.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
                         help="remind as on this date in each debtor's zone (default: today "
@@ -83,6 +98,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     return await _settle(args, settings, pool)
                 case "remind":
                     return await _remind(args, settings, pool)
+                case "requeue":
+                    return await _requeue(args, pool)
     except DbError as exc:
         print(f"huilong promises {args.promises_action}: {exc}", file=sys.stderr)
         return 1
@@ -106,9 +123,19 @@ async def _settle(args: argparse.Namespace, settings: Settings, pool: asyncpg.Po
     when = args.as_of.isoformat() if args.as_of else "today in each debtor's zone"
     print(f"settled as of {when} (grace {grace} days): {report.debtors} debtors with open "
           f"promises; {report.kept} kept, {report.partly_kept} partly kept, {report.broken} "
-          f"broken (re-queued for follow-up)")
+          f"broken (both followed up: huilong promises requeue, or the daemon)")
     changed = await resegment(pool, rules.assign, report.changed_debtor_ids)
     print(f"segmentation: {changed} debtors (re)assigned")
+    return 0
+
+
+async def _requeue(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
+    from db.requeue import requeue_due
+
+    report = await requeue_due(pool, args.at or datetime.now(UTC))
+    print(f"re-queued: {report.callbacks} callbacks, {report.followups} broken or partly kept "
+          f"promises; {report.busy} left for the next round (on a call now), "
+          f"{report.unrouted} with no campaign to go to")
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -51,6 +52,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                              "(machines are hung up, never offered)")
     create.add_argument("--pacing", default=None,
                         help="pacing policy (progressive by default; huilong, fixed_ratio, …)")
+    create.add_argument("--retry", default=None, metavar="standard|FILE",
+                        help="retry rules by outcome (engine/retry.py): the shipped "
+                             "`standard` set or a TOML file; without it each debtor is "
+                             "dialled once")
+    create.add_argument("--on-broken", default=None, metavar="ID[,ID…]",
+                        help="where broken promises made in this campaign are re-queued: "
+                             "campaign ids, one per broken promise of a debtor, the last "
+                             "repeating (default: this campaign)")
     for action in ("start", "pause", "status"):
         actions.add_parser(action).add_argument("campaign_id", type=int)
 
@@ -184,6 +193,14 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
                 options["amd"] = True
             if args.pacing:
                 options["pacing"] = args.pacing
+            try:
+                if args.retry:
+                    options["retry"] = retry_rules_from(args.retry)
+                if args.on_broken:
+                    options["on_broken"] = await _ladder(pool, args.on_broken)
+            except ValueError as exc:
+                print(f"huilong campaign create: {exc}", file=sys.stderr)
+                return 2
             campaign_id = await campaigns.create(args.name, "hold", options)
             added = await targets.add_segments(campaign_id, segments)
             print(f"campaign {campaign_id} ({args.name}): {added} debtors from "
@@ -202,6 +219,41 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
                   f"{progress.pending} pending, {progress.dialling} dialling, "
                   f"{progress.done} done, {progress.blocked} blocked")
     return 0
+
+
+async def _ladder(pool: asyncpg.Pool, text: str) -> list[int]:
+    ids = []
+    for part in text.split(","):
+        if not part.strip().isdigit():
+            raise ValueError(f"--on-broken: {part.strip()!r} is not a campaign id")
+        ids.append(int(part))
+    missing = sorted(set(ids) - {r["id"] for r in await pool.fetch(
+        "SELECT id FROM campaigns WHERE id = ANY($1::bigint[])", ids)})
+    if missing:
+        raise ValueError(f"--on-broken: no campaign {missing[0]}")
+    return ids
+
+
+def retry_rules_from(source: str) -> dict[str, Any]:
+    """`standard` or a TOML file of rules; ValueError names the file and the field."""
+    import tomllib
+
+    from engine.retry import STANDARD_RULES, RetryRules, RetryRulesError
+
+    if source == "standard":
+        return dict(STANDARD_RULES)
+    try:
+        raw = tomllib.loads(Path(source).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"--retry {source}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--retry {source}: {exc}") from None
+    rules = raw.get("retry", raw)  # a [retry] table, or the rules at the top level
+    try:
+        RetryRules.parse(rules)
+    except RetryRulesError as exc:
+        raise ValueError(f"--retry {source}: {exc}") from None
+    return dict(rules)
 
 
 async def _explain(args: argparse.Namespace, settings: Settings, pool: asyncpg.Pool) -> int:

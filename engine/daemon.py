@@ -15,7 +15,9 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from db.debtors import DebtorRepository
 from db.desk import DeskRepository
 from db.errors import DbError
 from db.pool import create_pool
+from db.requeue import requeue_due
 from db.targets import TargetRepository
 from engine import metrics
 from engine.agents.flows import AgentCampaignError, AgentFlows
@@ -228,9 +231,13 @@ class Daemon:
         assert self.pool is not None and self._dialer is not None
         targets = TargetRepository(self.pool)
         await targets.recover_unlinked()
+        next_requeue = 0.0
         while not self.draining:
             if self._may_dial():
                 try:
+                    if time.monotonic() >= next_requeue:
+                        next_requeue = time.monotonic() + self.settings.followup.requeue_interval_s
+                        await self._requeue()
                     for campaign_id in await targets.running_campaign_ids():
                         if campaign_id not in self._runners:
                             self._runners[campaign_id] = tasks.create_task(
@@ -240,6 +247,19 @@ class Daemon:
                     log.warning("campaign scheduling paused: %s", exc)
             metrics.LIVE_CALLS.set(len(self.registry))
             await asyncio.sleep(1.0)
+
+    async def _requeue(self) -> None:
+        """Due callbacks and broken promises back into their campaigns (db/requeue.py)."""
+        assert self.pool is not None
+        try:
+            async with asyncio.timeout(30):
+                report = await requeue_due(self.pool, datetime.now(UTC))
+        except (asyncpg.PostgresError, TimeoutError) as exc:  # the next round tries again
+            log.warning("re-queueing callbacks and broken promises failed: %s", exc)
+            return
+        if report.callbacks or report.followups or report.unrouted:
+            log.info("re-queued %d callbacks and %d broken promises (%d with no campaign)",
+                     report.callbacks, report.followups, report.unrouted)
 
     async def _run_campaign(self, campaign_id: int, targets: TargetRepository) -> None:
         assert self._dialer is not None

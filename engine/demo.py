@@ -73,6 +73,8 @@ def bot_debtors() -> list[DemoDebtor]:
         script: list[AwaitPrompt | Say] = []
         for answer in answers:
             script += [AwaitPrompt(), Say(answer, voice="ko")]
+        if answers:  # asked again, a person repeats the last answer
+            script += [AwaitPrompt(), Say(answers[-1], voice="ko")]
         scenario = Scenario(digits, Network.ANSWER, ring_s=1, script=tuple(script),
                             hold_s=None)
         debtors.append(DemoDebtor(f"DEMO-B{i + 1:03d}", f"{SURNAMES[i]}女士", f"+{digits}",

@@ -1,8 +1,9 @@
 """HTTP endpoints of the daemon: /healthz and /metrics (Prometheus), the agents' states
 (`GET /agents`, open: read-only monitoring without personal data) and the supervisor API
 (`POST /agents/{agent_id}/{action}`: a supervisor's desk session or HTTP Basic
-credentials, see engine.desk.auth), the agent desk (engine.desk.web) and the core bank's
-payments webhook (`POST /payments`, engine.payments_api)."""
+credentials, see engine.desk.auth), the agent desk (engine.desk.web), the core bank's
+payments webhook (`POST /payments`, engine.payments_api) and the supervisors' dashboard
+(`GET /dashboard`, engine.dashboard.web)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,7 @@ def build_app(health: Callable[[], Health],
               payments: Callable[[], Any] = lambda: None,
               reports: Callable[[], Any] = lambda: None) -> web.Application:
     """`reports`: the database pool the campaign report reads (engine.report_api)."""
+    from engine.dashboard.web import add_routes as add_dashboard_routes
     from engine.desk.web import add_routes
     from engine.payments_api import add_routes as add_payment_routes
     from engine.report_api import add_routes as add_report_routes
@@ -108,6 +110,7 @@ def build_app(health: Callable[[], Health],
     add_routes(app, desk)
     add_payment_routes(app, payments)  # POST /payments, the core bank's webhook
     add_report_routes(app, reports)  # GET /api/report(.csv), for supervisors
+    add_dashboard_routes(app)  # GET /dashboard: the report and the agents, charted
     app[HEALTH_KEY] = health
     app[AGENTS_KEY] = agents
     app.router.add_get("/healthz", healthz)

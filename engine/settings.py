@@ -179,6 +179,8 @@ class FollowupSettings(_Section):
     # Payments up to this many days after the due date still keep a promise.
     grace_days: int = Field(default=2, ge=0, le=60)
     reminder_days_before: int = Field(default=1, ge=0, le=30)
+    # How often the daemon turns due callbacks and broken promises into campaign targets.
+    requeue_interval_s: float = Field(default=30.0, ge=1, le=3600)
     # The SMS gateway's webhook (JSON POST {to, text, reference}). Empty: no SMS.
     sms_url: str = ""
     sms_token: SecretStr = SecretStr("")

@@ -18,12 +18,15 @@ ZONE = ZoneInfo("Asia/Shanghai")  # the test debtors' zone (labkit.load_campaign
 PROMISE, HARDSHIP, SILENT, MACHINE, PERSON = (
     "8613700000001", "8613700000002", "8613700000003", "8613700000004", "8613700000005")
 SCENARIOS = [
-    # Answers like a person ("여보세요?"), then waits for each question.
+    # Answers like a person ("여보세요?"), then waits for each question. Like a person,
+    # they say their last answer again if the bot asks again (a word lost to the line
+    # noise of a loaded machine); when the bot heard it, the repeat falls on its goodbye.
     Scenario(PROMISE, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
         Say("여보세요", voice="ko"), AwaitPrompt(), Say("네", voice="ko"), AwaitPrompt(),
-        Say("금요일", voice="ko"))),
+        Say("금요일", voice="ko"), AwaitPrompt(), Say("금요일", voice="ko"))),
     Scenario(HARDSHIP, Network.ANSWER, ring_s=0.5, hold_s=None, script=(
-        AwaitPrompt(), Say("네", voice="ko"), AwaitPrompt(), Say("없어요", voice="ko"))),
+        AwaitPrompt(), Say("네", voice="ko"), AwaitPrompt(), Say("없어요", voice="ko"),
+        AwaitPrompt(), Say("없어요", voice="ko"))),
     Scenario(SILENT, Network.ANSWER, ring_s=0.5, hold_s=None),
     # A voicemail greeting, a beep, then the line stays open to record.
     Scenario(MACHINE, Network.MACHINE, ring_s=0.5, hold_s=None),
@@ -77,8 +80,8 @@ async def test_bot_conversations_end_in_structured_outcomes(lab, settings, pool)
         friday, "100.00", "open")
     assert stored["follow_up_at"].astimezone(ZONE).date() == friday
     heard = [(t.node, t.heard) for t in await bot.turns(attempts[PROMISE].id) if t.heard]
-    assert [node for node, _ in heard] == ["greeting", "disclosure"]
-    assert "네" in heard[0][1] and "금요일" in heard[1][1]
+    assert heard[0][0] == "greeting" and "네" in heard[0][1], heard
+    assert heard[-1][0] == "disclosure" and "금요일" in heard[-1][1], heard
 
     hardship = outcomes[HARDSHIP]
     assert (hardship["kind"], hardship["identity"]) == ("hardship", "confirmed")

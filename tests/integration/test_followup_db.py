@@ -105,8 +105,9 @@ async def test_a_plan_settles_kept_partly_and_broken(world: World) -> None:
     """Steps: a plan of 100 due May 1, Jun 1 and Jul 1 (and one of 80 due May 10); one
     payment of 150 on Apr 25; settle as of Jul 5 (grace 2).
     Expected: May 1 kept (100), May 10 partly kept (50), Jun 1 and Jul 1 broken; the
-    payment's 150 split 100 + 50 in promise_settlements; 2 follow-up requests (the
-    broken ones, open, kind broken_promise); the debtor's broken_promises 1 → 3 and
+    payment's 150 split 100 + 50 in promise_settlements; 3 follow-up requests (the
+    broken ones, kind broken_promise, and the partly kept one, kind partly_kept, all
+    open); the debtor's broken_promises 1 → 3 and
     on_time_ratio 1 kept of 4 = 0.250; the segmentation sees the new history."""
     for due, amount in ((date(2024, 5, 1), "100"), (date(2024, 6, 1), "100"),
                         (date(2024, 7, 1), "100"), (date(2024, 5, 10), "80")):
@@ -123,8 +124,8 @@ async def test_a_plan_settles_kept_partly_and_broken(world: World) -> None:
     split = await world.pool.fetch("SELECT amount FROM promise_settlements ORDER BY amount DESC")
     assert [r["amount"] for r in split] == [Decimal("100.00"), Decimal("50.00")]
     followups = await world.pool.fetch("SELECT kind, status, due_at FROM followups")
-    assert [(f["kind"], f["status"], f["due_at"]) for f in followups] == [
-        ("broken_promise", "open", NOW)] * 2
+    assert sorted((f["kind"], f["status"], f["due_at"]) for f in followups) == [
+        ("broken_promise", "open", NOW)] * 2 + [("partly_kept", "open", NOW)]
     debtor = await world.pool.fetchrow(
         "SELECT broken_promises, on_time_ratio, facts_changed_at FROM debtors WHERE id = $1",
         world.debtor_id)
@@ -161,7 +162,8 @@ async def test_open_until_the_grace_ends_and_kept_early(world: World) -> None:
     """Steps: 100 due Jun 10 paid in full on Jun 5; 200 due Jun 10 with 50 paid; settle as
     of Jun 12 (the grace's last day), then Jun 13.
     Expected: on Jun 12 the first is kept (early), the second open and nothing else
-    written; on Jun 13 the second is partly kept and not re-queued (only broken ones are)."""
+    written; on Jun 13 the second is partly kept and followed up for its shortfall (a
+    `partly_kept` follow-up, not a broken promise in the debtor's history)."""
     first = await add_promise(world, date(2024, 6, 10), "100")
     second_attempt = await add_attempt(world.pool, world.debtor_id)
     await add_promise(world, date(2024, 6, 10), "200", attempt_id=second_attempt)
@@ -172,7 +174,10 @@ async def test_open_until_the_grace_ends_and_kept_early(world: World) -> None:
                                      first) == "kept"
     report = await settle_promises(world.pool, grace_days=2, as_of=date(2024, 6, 13), now=NOW)
     assert (report.kept, report.partly_kept, report.broken) == (0, 1, 0)
-    assert await world.pool.fetchval("SELECT count(*) FROM followups") == 0
+    assert [tuple(r) for r in await world.pool.fetch("SELECT kind, status FROM followups")] == [
+        ("partly_kept", "open")]
+    assert await world.pool.fetchval("SELECT broken_promises FROM debtors WHERE id = $1",
+                                     world.debtor_id) == 1  # the imported count, unchanged
 
 
 async def test_a_payment_is_counted_once_across_runs(world: World) -> None:

@@ -145,3 +145,44 @@ async def test_reveal_is_audited_and_survives_key_rotation(huilong, pool, tmp_pa
     name = await huilong("debtor", "show", "P-2", "--reveal", "name", "--reason", "letter")
     assert "name: 李四" in name.stdout
     assert await pool.fetchval("SELECT count(*) FROM pii_audit") == 2
+
+
+async def test_campaign_retry_rules_and_requeue(huilong, pool, tmp_path):
+    """Steps: create campaigns with `--retry standard`, with a TOML rules file, with a
+    broken rules file, with an unknown `--on-broken` campaign; run `promises requeue`.
+    Expected: the rules are stored in the campaign's settings (the file's as written);
+    the bad file and the unknown campaign exit 2 naming the file and field / the id, and
+    create nothing; requeue reports what it did (nothing here)."""
+    portfolio = tmp_path / "overdue.csv"
+    portfolio.write_text(HEADER + "".join(ROWS[:5]), encoding="utf-8")
+    assert (await huilong("import", "debtors", str(portfolio))).returncode == 0
+    standard = await huilong("campaign", "create", "std", "--segments", "early_reliable",
+                             "--retry", "standard")
+    assert standard.returncode == 0, standard.stderr
+    rules = tmp_path / "retry.toml"
+    rules.write_text('[retry]\nslots = ["09:00-12:00", "18:00-21:00"]\n'
+                     'busy = { delay_min = 15, max = 2 }\n', encoding="utf-8")
+    own = await huilong("campaign", "create", "own", "--segments", "early_reliable",
+                        "--retry", str(rules), "--on-broken", "1")
+    assert own.returncode == 0, own.stderr
+    stored = {r["name"]: json.loads(r["settings"]) for r in await pool.fetch(
+        "SELECT name, settings FROM campaigns")}
+    assert stored["std"]["retry"]["no_answer"] == {"delay_min": 120, "max": 4}
+    assert stored["own"]["retry"] == {"slots": ["09:00-12:00", "18:00-21:00"],
+                                      "busy": {"delay_min": 15, "max": 2}}
+    assert stored["own"]["on_broken"] == [1]
+
+    rules.write_text('[retry]\nbusy = { delay_min = 15, max = "two" }\n', encoding="utf-8")
+    bad = await huilong("campaign", "create", "bad", "--segments", "early_reliable",
+                        "--retry", str(rules))
+    assert bad.returncode == 2
+    assert f"--retry {rules}: retry.busy.max: a whole number" in bad.stderr
+    unknown = await huilong("campaign", "create", "bad", "--segments", "early_reliable",
+                            "--on-broken", "1,99")
+    assert unknown.returncode == 2 and "--on-broken: no campaign 99" in unknown.stderr
+    assert "Traceback" not in bad.stderr + unknown.stderr
+    assert await pool.fetchval("SELECT count(*) FROM campaigns") == 2
+
+    requeued = await huilong("promises", "requeue", "--at", "2026-12-01T10:00+08:00")
+    assert requeued.returncode == 0, requeued.stderr
+    assert "re-queued: 0 callbacks, 0 broken or partly kept promises" in requeued.stdout
