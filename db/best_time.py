@@ -70,11 +70,12 @@ async def fetch_hour_counts(pool: asyncpg.Pool, *, campaign_id: int | None = Non
 
 async def load_best_time(pool: asyncpg.Pool, *, campaign_id: int | None = None,
                          lookback: timedelta = DEFAULT_LOOKBACK, now: datetime | None = None,
-                         shrinkage: Shrinkage = Shrinkage()) -> BestTimeTable:
+                         shrinkage: Shrinkage | None = None) -> BestTimeTable:
     """The best-time table of the last `lookback` (90 days by default) of one campaign's
-    calls, or of every campaign's (None: more data, when campaigns call alike)."""
+    calls, or of every campaign's (None: more data, when campaigns call alike).
+    `shrinkage`: the prior strengths, estimated from the data by default."""
     counts = await fetch_hour_counts(pool, campaign_id=campaign_id, lookback=lookback, now=now)
-    return fit_best_time(counts, shrinkage)
+    return fit_best_time(counts, shrinkage or Shrinkage())
 
 
 async def pending_mix(pool: asyncpg.Pool, campaign_id: int) -> dict[tuple[Segment, str], float]:

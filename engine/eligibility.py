@@ -67,7 +67,7 @@ class EligibilityChecker:
         now = self._clock()
         run = await decide_numbers(self._pool, self._cipher, target.debtor_id,
                                    target.campaign_id, now)
-        decisions = run.numbers
+        decisions = _from_target_phone(run.numbers, target.phone_id)
         record = {"at": now.isoformat(), "inputs": run.inputs,
                   "numbers": [_as_record(d) for d in decisions]}
         for number in decisions:
@@ -167,6 +167,14 @@ def _expiries(entries: Iterable[Any]) -> dict[str, datetime]:
         elif entry.list_name not in latest or entry.expires_at > latest[entry.list_name]:
             latest[entry.list_name] = entry.expires_at
     return {name: at for name, at in latest.items() if name not in never}
+
+
+def _from_target_phone(numbers: list[NumberDecision], phone_id: int) -> list[NumberDecision]:
+    """The target's own number first, then the ones after it, then the ones before: a
+    retry on the next number (engine/retry.py) does not fall back to the number it left
+    while that one is still allowed."""
+    at = next((i for i, n in enumerate(numbers) if n.phone_id == phone_id), 0)
+    return numbers[at:] + numbers[:at]
 
 
 def _earliest(times: Iterable[datetime | None]) -> datetime | None:

@@ -110,7 +110,7 @@ def build_app(health: Callable[[], Health],
     add_routes(app, desk)
     add_payment_routes(app, payments)  # POST /payments, the core bank's webhook
     add_report_routes(app, reports)  # GET /api/report(.csv), for supervisors
-    add_dashboard_routes(app)  # GET /dashboard: the report and the agents, charted
+    add_dashboard_routes(app, agents)  # GET /dashboard: the report and agents, charted
     app[HEALTH_KEY] = health
     app[AGENTS_KEY] = agents
     app.router.add_get("/healthz", healthz)

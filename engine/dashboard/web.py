@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp import hdrs, web
@@ -40,6 +42,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
+# The live agent service (engine.agents.service: its `registry`), None until loaded.
+AGENTS_KEY: web.AppKey[Callable[[], Any]] = web.AppKey("dashboard_agents")
 _CAMPAIGNS = ("SELECT id, name, strategy, status, settings, created_at FROM campaigns"
               " ORDER BY id")
 
@@ -101,8 +105,6 @@ async def campaigns(request: web.Request) -> web.Response:
 
 
 async def agents(request: web.Request) -> web.Response:
-    from engine.http_api import AGENTS_KEY
-
     await _require_supervisor(request)
     service = request.app[AGENTS_KEY]()
     if service is None:
@@ -110,8 +112,10 @@ async def agents(request: web.Request) -> web.Response:
     return web.json_response(agent_states(a.status for a in service.registry.agents()))
 
 
-def add_routes(app: web.Application) -> None:
-    """Needs the desk's, the report's and the agents' keys on the same app (build_app)."""
+def add_routes(app: web.Application, agents_source: Callable[[], Any]) -> None:
+    """Needs the desk's and the report's routes on the same app (their keys: the
+    sessions and accounts, the database pool)."""
+    app[AGENTS_KEY] = agents_source
     app.router.add_get("/dashboard", dashboard_page)
     app.router.add_get("/dashboard/static/{name}", static_file)
     app.router.add_get("/api/dashboard/campaigns", campaigns)

@@ -217,7 +217,10 @@ async def test_the_dashboard_shows_the_report_and_follows_changes(served: Served
         browser.find_element(By.ID, "login").click()
         WebDriverWait(browser, WAIT_S).until(ready.url_to_be(base + "/desk"))
         browser.get(f"{base}/dashboard?{QUERY}&refresh=1")
-        return WebDriverWait(browser, WAIT_S).until(rendered)  # type: ignore[no-any-return]
+        state = WebDriverWait(browser, WAIT_S).until(rendered)
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / "dashboard-all.png"))
+        return state  # type: ignore[no-any-return]
 
     state = await step(log_in_and_open)
     assert_shows_report(state, await served.report(QUERY))
@@ -260,7 +263,6 @@ async def test_the_dashboard_shows_the_report_and_follows_changes(served: Served
 
     def wait_for_refresh() -> dict[str, Any]:
         changed = WebDriverWait(browser, WAIT_S).until(refreshed)
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTEFACTS / "dashboard.png"))
         return changed  # type: ignore[no-any-return]
 
