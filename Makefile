@@ -19,7 +19,7 @@ bench: setup
 
 lint: setup
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy engine/call engine/compliance engine/segmentation engine/agents predictive stt ari_apps
+	@$(VENV)/bin/mypy engine/call engine/compliance engine/segmentation engine/agents engine/dashboard engine/retry.py predictive stt ari_apps
 
 lab-up: setup
 	@$(HUILONG) lab up

@@ -20,7 +20,7 @@ from db.campaigns import CampaignRepository
 from db.crypto import load_or_create_keyfile
 from db.pool import create_pool
 from db.targets import TargetRepository
-from engine import demo_agents
+from engine import demo_agents, demo_followup
 from engine.daemon import Daemon
 from engine.lab.carrier import AwaitPrompt, Network, Pause, Say, Scenario
 from engine.lab.lab import Lab
@@ -60,7 +60,8 @@ RULES: dict[str, object] = {"packs": ["CN"], "pack_overrides": {"CN": {"avoid_ho
 # Debtors the voice bot talks to (script `ko`: the small Korean model runs offline):
 # what they say after each prompt, and the outcome the bot should record.
 BOT_BEHAVIOURS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("네", "금요일"), "promise"),
+    (("네", "금요일"), "promise"),  # pays on the day (the follow-up's kept promise)
+    (("네", "금요일"), "promise"),  # does not pay (broken, re-queued)
     (("네", "없어요"), "hardship"),
     ((), "no_response"),
 )
@@ -121,12 +122,24 @@ async def run_demo(settings: Settings, debtors: int = 12) -> int:
         agents = await demo_agents.run_agent_campaign(
             pool, settings, daemon, agent_lines, zone_at_local_hour(11, datetime.now(UTC)),
             RULES, progress)
-        daemon.request_stop()
-        await daemon_task
-        calls = await _report(pool, campaign_id, people)
-        conversations = await _report_bot(pool, settings, bot_campaign_id, talkers)
-        await _final_report(pool, earlier)
-        return calls or conversations or agents
+        try:
+            calls = await _report(pool, campaign_id, people)
+            conversations = await _report_bot(pool, settings, bot_campaign_id, talkers)
+            followed = await demo_followup.next_day(pool, settings, bot_campaign_id,
+                                                    settings.lab.state_dir / "demo")
+            await _final_report(pool, earlier)
+            await demo_followup.print_report(
+                pool, followed.day if followed else datetime.now(UTC).date())
+            password = await demo_followup.add_supervisor(pool, settings)
+            try:
+                await demo_followup.serve_dashboard(settings, daemon.http_port, password)
+            finally:
+                await pool.execute("UPDATE agents SET removed_at = now() WHERE agent_id = $1",
+                                   demo_followup.SUPERVISOR_ID)
+        finally:
+            daemon.request_stop()
+            await daemon_task
+        return calls or conversations or agents or int(followed is None)
     finally:
         await pool.close()
 

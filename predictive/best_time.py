@@ -9,8 +9,9 @@ Pure: counts in (`db/best_time.py` reads them), decisions out.
   segment mean = (hits_s + k_seg·campaign mean) / (attempts_s + k_seg), and
   hour rate = (hits_sh + k_hour·segment mean) / (attempts_sh + k_hour).
   A segment never seen falls back to the campaign mean, an hour never dialled to its
-  segment's mean. Each k (per level, for answers and right-party contacts apart) is fixed
-  in `Shrinkage` or, by default, estimated by the method of moments (`estimate_strength`).
+  segment's mean. Each k (one per level, shared by the segments; for answers and
+  right-party contacts apart) is fixed in `Shrinkage` or, by default, estimated by the
+  method of moments (`estimate_strength`).
 - `plan_call`: the scheduler's question for a debtor the gate allows now — dial now, or
   defer to a clearly better hour that is allowed and within the horizon (`DeferRule`).
 - `answer_prior`: the starting answer rate for the pacing estimators
@@ -24,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 HOURS_PER_WEEK = 168
@@ -32,6 +33,9 @@ ONE_HOUR = timedelta(hours=1)
 
 HourOfWeek = int  # weekday * 24 + hour in the debtor's zone; Monday 0..23, Sunday 144..167
 Segment = str | None  # None: debtors not segmented yet, a segment of their own
+# Any segment key type (str, or str | None): Mapping keys are invariant, so a dict keyed by
+# plain str would not pass where Mapping[tuple[Segment, ...], ...] is asked for.
+SegmentKey = TypeVar("SegmentKey", bound=str | None)
 # Whether a local hour may be used; called with the hour's start in the debtor's zone.
 AllowedHour = Callable[[datetime], bool]
 
@@ -159,6 +163,7 @@ class BestTimeTable:
         return self.rates(segment, hour_of_week(local))
 
     def mean(self, segment: Segment) -> Rates:
+        """The segment's (shrunk) mean over all hours; the campaign's if never seen."""
         profile = self.segments.get(segment)
         return self.campaign if profile is None else profile.mean
 
@@ -169,7 +174,8 @@ class BestTimeTable:
         return ranked[:n]
 
 
-def fit_best_time(counts: Counts, shrinkage: Shrinkage = Shrinkage()) -> BestTimeTable:
+def fit_best_time(counts: Mapping[tuple[SegmentKey, HourOfWeek], HourCounts],
+                  shrinkage: Shrinkage = Shrinkage()) -> BestTimeTable:
     """The table from counts per (segment, hour of week); see the module docstring."""
     for _, how in counts:
         if not 0 <= how < HOURS_PER_WEEK:
@@ -262,6 +268,11 @@ class DeferRule:
     near_best: float = 0.05
     horizon: timedelta = timedelta(days=1)
 
+    def __post_init__(self) -> None:
+        if self.margin < 0 or not 0 <= self.top_quantile <= 1 or not 0 <= self.near_best < 1:
+            raise ValueError(f"need margin >= 0, top_quantile in [0, 1], near_best in [0, 1):"
+                             f" {self}")
+
 
 @dataclass(frozen=True, slots=True)
 class CallPlan:
@@ -342,7 +353,7 @@ class AnswerPrior:
     weight: float
 
 
-def initial_answer_rate(table: BestTimeTable, mix: Mapping[tuple[Segment, str], float],
+def initial_answer_rate(table: BestTimeTable, mix: Mapping[tuple[SegmentKey, str], float],
                         at: datetime, goal: Goal = Goal.ANSWER) -> float:
     """The expected rate of a dial at `at` (aware) for a campaign whose debtors are
     `mix`: (segment, zone name) → weight (e.g. pending targets). Empty mix: the campaign
@@ -354,7 +365,7 @@ def initial_answer_rate(table: BestTimeTable, mix: Mapping[tuple[Segment, str], 
                for (segment, zone), w in mix.items() if w > 0) / total
 
 
-def answer_prior(table: BestTimeTable, mix: Mapping[tuple[Segment, str], float],
+def answer_prior(table: BestTimeTable, mix: Mapping[tuple[SegmentKey, str], float],
                  at: datetime, max_weight: float = 100.0) -> AnswerPrior | None:
     """The pacing estimators' starting answer rate, or None without history. The weight
     is capped (default 100 pseudo-dials): today's list is not last quarter's, so the

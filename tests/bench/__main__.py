@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each printing its table beside its baseline.
 
 `python -m tests.bench [NAME ...]` runs the named ones (events, leasing, import, gate,
-pacing, bot, pacing_live, analytics).
+pacing, bot, pacing_live, analytics, best_time).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "bot": ("tests.bench.bench_bot", []),
     "pacing_live": ("tests.bench.bench_pacing_live", []),
     "analytics": ("tests.bench.bench_analytics", []),
+    "best_time": ("tests.bench.bench_best_time", []),
 }
 
 

@@ -12,13 +12,18 @@ Phase 1, history: `--history-weeks` of flat dialling (every hour, the lines go t
 debtors drawn uniformly among those inside their window); the counts per (segment, local
 hour of week) fit a `BestTimeTable` (strengths estimated).
 Phase 2, the campaign: every debtor is dialled once (as the runner does: one attempt per
-target), `--lines` dials per UTC hour in every arm, until the list is done:
-- flat: the first debtors in list order that are inside their window (baseline);
-- learned hours: each hour the lines go to the debtors whose segment answers best now,
-  debtors `plan_call` defers (a clearly better hour within the week) wait while others
-  can use the lines, and fill them otherwise (an idle line is lost capacity);
-- learned, strict: deferred debtors are never dialled early (lines may idle);
-- true hours: as "learned hours" with the true segment profiles (the ceiling).
+target), at most `--lines` dials per UTC hour in every arm, until the list is done:
+- flat, list order: the first debtors in list order inside their window (baseline);
+- learned: deferral, list order: debtors `plan_call` defers (a clearly better hour
+  within the horizon) are not dialled; the rest in list order. What wiring `plan_call`
+  into the gate's deferral alone gives: the lease keeps its order;
+- learned: best now first: each hour the lines go first to the debtors not deferred,
+  those whose segment answers best now first; deferred debtors fill lines that would
+  otherwise idle (an idle line is lost capacity). The issue's "ordered by learned hours";
+- learned: best now, strict defer: the same, deferred debtors never fill idle lines;
+- true profiles: best now first, with the true segment profiles instead of the learned
+  ones: what perfect knowledge of the segments would give this policy (a reference, not
+  a bound: per-debtor reachability is unknown to both).
 Each debtor's outcome at a given hour is the same draw in every arm.
 
 `python -m tests.bench best_time` or `python -m tests.bench.bench_best_time [--debtors N]
@@ -39,6 +44,7 @@ import numpy.typing as npt
 from predictive.best_time import (
     HOURS_PER_WEEK,
     BestTimeTable,
+    Counts,
     DeferRule,
     HourCounts,
     Shrinkage,
@@ -61,7 +67,6 @@ WINDOW = every_day(FIRST_HOUR, END_HOUR)
 HISTORY_START = datetime(2024, 5, 6, tzinfo=UTC)  # a Monday; no DST change until October
 CAMPAIGN_START = datetime(2024, 6, 3, tzinfo=UTC)
 MAX_CAMPAIGN_HOURS = 4 * HOURS_PER_WEEK
-WEEK_RULE = DeferRule(horizon=timedelta(days=7))
 
 
 def true_profiles() -> tuple[Floats, Floats]:
@@ -119,13 +124,12 @@ class Clock:
         return self.start + timedelta(hours=t)
 
 
-def learn(portfolio: Portfolio, weeks: int, lines: int, rng: np.random.Generator) -> tuple[
-        BestTimeTable, int]:
+def learn(portfolio: Portfolio, weeks: int, lines: int,
+          rng: np.random.Generator) -> tuple[BestTimeTable, int]:
     """Flat history: each hour `lines` debtors drawn among those inside their window."""
     clock = Clock(HISTORY_START, weeks * HOURS_PER_WEEK)
     shape = (len(SEGMENTS), HOURS_PER_WEEK)
-    attempts, live, right = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(
-        shape, np.int64)
+    attempts, live, right = (np.zeros(shape, np.int64) for _ in range(3))
     for t in range(len(clock.how)):
         eligible = np.flatnonzero(clock.open[t][portfolio.zone])
         who = rng.choice(eligible, min(lines, len(eligible)), replace=False)
@@ -136,7 +140,7 @@ def learn(portfolio: Portfolio, weeks: int, lines: int, rng: np.random.Generator
         np.add.at(attempts, (seg, how), 1)
         np.add.at(live, (seg, how), got_live)
         np.add.at(right, (seg, how), got_right)
-    counts = {(SEGMENTS[s], h): HourCounts(int(attempts[s, h]), int(live[s, h]),
+    counts: Counts = {(SEGMENTS[s], h): HourCounts(int(attempts[s, h]), int(live[s, h]),
                                            int(right[s, h]))
               for s in range(len(SEGMENTS)) for h in range(HOURS_PER_WEEK) if attempts[s, h]}
     return fit_best_time(counts), int(attempts.sum())
@@ -144,7 +148,7 @@ def learn(portfolio: Portfolio, weeks: int, lines: int, rng: np.random.Generator
 
 def truth_table(portfolio: Portfolio) -> BestTimeTable:
     n = 1_000_000
-    counts = {(SEGMENTS[s], h): HourCounts(n, round(n * portfolio.answer[s, h]),
+    counts: Counts = {(SEGMENTS[s], h): HourCounts(n, round(n * portfolio.answer[s, h]),
                                            round(n * portfolio.answer[s, h]
                                                  * portfolio.right[s, h]))
               for s in range(len(SEGMENTS)) for h in WINDOW}
@@ -164,15 +168,15 @@ class Result:
 class Plans:
     """`plan_call` per (segment, zone) each hour: the same for every debtor of a group."""
 
-    def __init__(self, table: BestTimeTable, clock: Clock) -> None:
-        self._table, self._clock = table, clock
+    def __init__(self, table: BestTimeTable, clock: Clock, rule: DeferRule) -> None:
+        self._table, self._clock, self._rule = table, clock, rule
         self._cache: dict[int, tuple[Bools, Floats]] = {}
 
     def at(self, t: int) -> tuple[Bools, Floats]:
         """(dial now, rate now), each segment × zone."""
         if t not in self._cache:
             now = self._clock.at(t)
-            plans = [[plan_call(self._table, s, ZoneInfo(z), now, WINDOW, WEEK_RULE)
+            plans = [[plan_call(self._table, s, ZoneInfo(z), now, WINDOW, self._rule)
                       for z in ZONES] for s in SEGMENTS]
             self._cache[t] = (np.array([[p.dial_now for p in row] for row in plans]),
                               np.array([[p.rate_now for p in row] for row in plans]))
@@ -180,8 +184,11 @@ class Plans:
 
 
 def campaign(name: str, portfolio: Portfolio, clock: Clock, lines: int, draws: Floats,
-             plans: Plans | None, strict: bool = False) -> Result:
-    """Dial every debtor once, `lines` per hour; `plans` None: flat list order."""
+             plans: Plans | None, *, rank: bool = True, strict: bool = False) -> Result:
+    """Dial every debtor once, `lines` per hour, in list order among those inside their
+    window (`plans` None: flat). With plans: `strict` leaves deferred debtors out, else
+    they only come after the others; `rank` puts those whose segment answers best now
+    first (else list order)."""
     waiting = np.ones(len(portfolio.segment), dtype=bool)
     dials = live = right = idle = 0
     t = 0
@@ -193,16 +200,17 @@ def campaign(name: str, portfolio: Portfolio, clock: Clock, lines: int, draws: F
             if strict:
                 candidates = candidates[dial_now[group]]
                 group = (portfolio.segment[candidates], portfolio.zone[candidates])
-            # best first: not deferred, then by rate now, then list order
-            order = np.lexsort((candidates, -rate[group], ~dial_now[group]))
-            candidates = candidates[order]
+            # not deferred first, then by rate now (if ranking), then list order
+            rate_key = -rate[group] if rank else np.zeros(len(candidates))
+            candidates = candidates[np.lexsort((candidates, rate_key, ~dial_now[group]))]
         who = candidates[:lines]
         idle += lines - len(who)
         how = clock.how[t][portfolio.zone[who]]
         got_live, got_right = portfolio.dial(who, how, draws[0, who], draws[1, who])
         waiting[who] = False
-        dials, live, right = dials + len(who), live + int(got_live.sum()), right + int(
-            got_right.sum())
+        dials += len(who)
+        live += int(got_live.sum())
+        right += int(got_right.sum())
         t += 1
     return Result(name, dials, live, right, t, idle)
 
@@ -212,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--debtors", type=int, default=20_000)
     parser.add_argument("--lines", type=int, default=150, help="dials per UTC hour")
     parser.add_argument("--history-weeks", type=int, default=4)
+    parser.add_argument("--horizon-days", type=float, default=7.0,
+                        help="how far ahead plan_call may defer")
     parser.add_argument("--seed", type=int, default=20240603)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -220,18 +230,23 @@ def main(argv: list[str] | None = None) -> None:
     table, history = learn(portfolio, args.history_weeks, args.lines, rng)
     draws = rng.random((2, args.debtors))
     clock = Clock(CAMPAIGN_START, MAX_CAMPAIGN_HOURS)
+    rule = DeferRule(horizon=timedelta(days=args.horizon_days))
+    learned, truth = Plans(table, clock, rule), Plans(truth_table(portfolio), clock, rule)
     results = [
         campaign("flat, list order (baseline)", portfolio, clock, args.lines, draws, None),
-        campaign("learned hours", portfolio, clock, args.lines, draws, Plans(table, clock)),
-        campaign("learned hours, strict deferral", portfolio, clock, args.lines, draws,
-                 Plans(table, clock), strict=True),
-        campaign("true hours (ceiling)", portfolio, clock, args.lines, draws,
-                 Plans(truth_table(portfolio), clock)),
+        campaign("learned: deferral, list order", portfolio, clock, args.lines, draws,
+                 learned, rank=False, strict=True),
+        campaign("learned: best now first", portfolio, clock, args.lines, draws, learned),
+        campaign("learned: best now, strict defer", portfolio, clock, args.lines, draws,
+                 learned, strict=True),
+        campaign("true profiles: best now first", portfolio, clock, args.lines, draws, truth),
     ]
     error = np.mean([abs(table.rates(SEGMENTS[s], h).answer - portfolio.answer[s, h])
                      for s in range(len(SEGMENTS)) for h in WINDOW])
     print(f"best time to call: {args.debtors:,} debtors ({len(SEGMENTS)} segments, "
-          f"{len(ZONES)} zones), {args.lines} dials per hour, seed {args.seed}")
+          f"{len(ZONES)} zones), {args.lines} dials per hour, seed {args.seed}; deferral "
+          f"horizon {args.horizon_days:g} days, margin {rule.margin:.0%}, top quantile "
+          f"{rule.top_quantile:g}")
     print(f"history: {args.history_weeks} weeks flat, {history:,} dials; table strengths "
           f"per hour {table.hour_strength.answer:.0f} (answer) / "
           f"{table.hour_strength.right_party:.0f} (right party); mean |error| of the "
@@ -244,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r.name:34} {r.dials:7,} {live:10.4f} {rpc:9.4f} "
               f"{live / (base.live / base.dials):6.2f}× {rpc / (base.right / base.dials):5.2f}× "
               f"{r.hours:6} {r.idle:6,}")
-    print(f"({time.perf_counter() - started:.1f} s)")
+    print(f"hours: until every debtor was dialled once; idle: line-hours unused meanwhile "
+          f"({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":

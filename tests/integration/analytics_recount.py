@@ -181,3 +181,32 @@ def from_report(report: Report) -> Figures:
 
 def csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def assert_json_equals(body: dict[str, Any], counted: Figures) -> None:
+    """The report API's JSON (`GET /api/report`) against the recount, figure by figure
+    (money as decimal strings)."""
+    rows = {c["campaign_id"]: c for c in [*body["campaigns"], body["total"]]}
+    for key, figures in counted.calls.items():
+        row = rows[key]
+        assert row["attempts"] == figures["attempts"], key
+        assert row["live_answers"] == figures["live"], key
+        assert row["right_party_contacts"] == figures["right_party"], key
+        assert row["abandoned"] == figures["abandoned"], key
+        if figures["right_party"]:
+            assert abs(row["promise_rate"]
+                       - figures["promise_calls"] / figures["right_party"]) < 1e-9, key
+        if figures["talk_calls"]:
+            assert abs(row["average_talk_s"]
+                       - figures["talk_us"] / 1e6 / figures["talk_calls"]) < 1e-6, key
+    for key, statuses in counted.statuses.items():
+        assert rows[key]["promises_by_status"] == statuses, key
+    for key, money in counted.recovered.items():
+        assert rows[key]["recovered_amount"] == {c: str(v) for c, v in money.items()}, key
+    for key, money in counted.promised.items():
+        assert rows[key]["promised_amount"] == {c: str(v) for c, v in money.items()}, key
+    assert {h["hour"]: (h["attempts"], h["answered"], h["live_answers"])
+            for h in body["hours"]} == counted.hours
+    assert {(d["campaign_id"], d["day"]): (d["live_answers"], d["abandoned"],
+                                           d["live_answers_30d"], d["abandoned_30d"])
+            for d in body["days"]} == counted.days

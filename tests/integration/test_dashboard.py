@@ -102,6 +102,7 @@ def browser() -> Iterator[webdriver.Chrome]:
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--window-size=1200,2200"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     driver = webdriver.Chrome(options=options, service=Service(
         shutil.which("chromedriver") or "/usr/bin/chromedriver"))
@@ -202,7 +203,8 @@ async def test_the_dashboard_shows_the_report_and_follows_changes(served: Served
     2 with its 5.0 %, the calls outside campaigns without a cap; the agents by state are
     the registry's. After the selection the address names campaign 1 and the figures
     are the API's for it. After the change, without any reload, the page's attempts grow
-    by two, every figure again equals the API's, and 1001 counts as paused."""
+    by two, every figure again equals the API's, and 1001 counts as paused; the browser
+    logged no error."""
     base, step = served.base, asyncio.to_thread  # browser steps leave the loop free
 
     def open_without_session() -> str:
@@ -272,6 +274,10 @@ async def test_the_dashboard_shows_the_report_and_follows_changes(served: Served
     assert report["total"]["promised_amount"]["CNY"].endswith(".50")
     assert_shows_report(state, report)
     assert state["agents"] == (await served.agents())["states"]
+    # No script error, nothing refused by the page's content security policy.
+    problems = [e["message"] for e in await step(browser.get_log, "browser")
+                if e["level"] == "SEVERE" and "/favicon.ico" not in e["message"]]
+    assert not problems
     picture = await step((ARTEFACTS / "dashboard.png").read_bytes)
     assert picture.startswith(b"\x89PNG\r\n\x1a\n")
 

@@ -171,7 +171,7 @@ def test_a_poor_morning_defers_to_the_evening_in_the_debtors_zone() -> None:
     assert not plan.dial_now
     assert plan.until == datetime(2024, 6, 3, 10, 0, tzinfo=UTC)
     assert plan.until is not None and plan.until.tzinfo is UTC
-    assert (plan.rate_now, plan.best_ahead) == (pytest.approx(0.1), pytest.approx(0.4))
+    assert plan.rate_now == pytest.approx(0.1) and plan.best_ahead == pytest.approx(0.4)
     assert plan.as_record()["best_time"] == "defer"
     assert plan.as_record()["until"] == "2024-06-03T10:00:00+00:00"
 
@@ -309,7 +309,7 @@ def test_initial_answer_rate_weighs_the_mix_at_each_debtors_local_hour() -> None
     assert initial_answer_rate(table, mix, at) == pytest.approx(expected)
     prior = answer_prior(table, mix, at)
     assert prior is not None
-    assert (prior.mean, prior.weight) == (pytest.approx(expected), 100.0)
+    assert prior.mean == pytest.approx(expected) and prior.weight == 100.0
     assert initial_answer_rate(table, {}, at) == pytest.approx(table.campaign.answer)
 
 
@@ -317,3 +317,11 @@ def test_quantile_interpolates_like_numpy() -> None:
     values = [0.3, 0.1, 0.4, 0.2, 0.25]
     for q in (0.0, 0.5, 0.75, 0.9, 1.0):
         assert quantile(values, q) == pytest.approx(float(np.quantile(values, q)))
+
+
+def test_defer_rule_is_checked() -> None:
+    """Expected: a negative margin or a quantile outside [0, 1] is a ValueError."""
+    with pytest.raises(ValueError, match="margin"):
+        DeferRule(margin=-0.1)
+    with pytest.raises(ValueError, match="top_quantile"):
+        DeferRule(top_quantile=1.5)

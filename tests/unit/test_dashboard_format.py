@@ -30,8 +30,8 @@ NODE = shutil.which("node") or shutil.which("nodejs")
 CASES: list[tuple[str, list[Any], Any]] = [
     ("rate", [0.5], "50.0%"),
     ("rate", [2 / 3], "66.7%"),
-    ("rate", [0.0005], "0.1%"),  # half a tenth rounds up
-    ("rate", [0.1225], "12.3%"),
+    ("rate", [0.0005], "0.1%"),
+    ("rate", [0.1225], "12.3%"),  # exactly 12.25 %: a tie rounds up (Python's .1f: 12.2)
     ("rate", [1], "100.0%"),
     ("rate", [None], "–"),  # nothing to divide
     ("count", [0], "0"),
