@@ -19,16 +19,20 @@ once ('queued', with the campaign it went to).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from db.errors import DbError
 from db.pool import transaction
 
+log = logging.getLogger(__name__)
 CALLBACK_PRIORITY = Decimal(100_000)  # above any segment priority (numeric(10, 4))
 
 
@@ -89,6 +93,21 @@ async def requeue_due(pool: asyncpg.Pool, now: datetime) -> RequeueReport:
             else:
                 busy += 1
     return RequeueReport(callbacks, followups, busy, unrouted)
+
+
+async def requeue_round(pool: asyncpg.Pool | None, timeout_s: float = 30.0) -> None:
+    """The daemon's periodic round: re-queue what is due now; a failure is logged and
+    the next round tries again."""
+    assert pool is not None
+    try:
+        async with asyncio.timeout(timeout_s):
+            report = await requeue_due(pool, datetime.now(UTC))
+    except (DbError, asyncpg.PostgresError, OSError, TimeoutError) as exc:
+        log.warning("re-queueing callbacks and broken promises failed: %s", exc)
+        return
+    if report.callbacks or report.followups or report.unrouted:
+        log.info("re-queued %d callbacks and %d broken promises (%d with no campaign)",
+                 report.callbacks, report.followups, report.unrouted)
 
 
 def _rung(campaign_id: int | None, settings: Any, already_queued: int) -> int | None:

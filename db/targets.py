@@ -107,6 +107,14 @@ class TargetRepository:
         targets = [Target(**dict(row)) for row in rows]
         return sorted(targets, key=lambda t: (-t.priority, t.id))
 
+    async def ready_count(self, campaign_id: int) -> int:
+        """Pending targets whose time has come (what a lease could take now)."""
+        async with connection(self._pool) as conn:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM campaign_targets WHERE campaign_id = $1"
+                " AND status = 'pending' AND (next_allowed_at IS NULL OR next_allowed_at <= now())",
+                campaign_id))
+
     async def defer(self, target_id: int, until: datetime | None, decision: dict[str, Any]) -> None:
         """The gate said not now: back to pending until `until` (None: blocked for good)."""
         await self._execute(

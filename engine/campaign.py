@@ -20,6 +20,7 @@ from db.targets import Target, TargetRepository
 from engine.dialer import Dialer, DialRequest
 from engine.pacing import AgentCounts, LiveState
 from engine.session import CallRegistry, CallSession
+from predictive.best_time import CallPlan
 from predictive.model import Policy
 from predictive.policies.basic import Progressive
 
@@ -40,6 +41,8 @@ class Eligibility:
 
 
 CheckEligibility = Callable[[Target], Awaitable[Eligibility]]
+# Best time to call (engine/best_time_planner.py): debtor id → dial now or a better hour.
+PlanCall = Callable[[int], Awaitable[CallPlan]]
 MAX_LINES_PER_SLOT = 3
 
 
@@ -51,7 +54,8 @@ class CampaignRunner:
                  registry: CallRegistry, slots: int, may_dial: Callable[[], bool],
                  check: CheckEligibility, worker: str, policy: Policy | None = None,
                  lease_s: float = 120.0, script: str | None = None,
-                 agents: Callable[[], AgentCounts] | None = None, amd: bool = False) -> None:
+                 agents: Callable[[], AgentCounts] | None = None, amd: bool = False,
+                 plan: PlanCall | None = None) -> None:
         self.campaign_id = campaign_id
         self._dialer = dialer
         self._targets = targets
@@ -67,6 +71,8 @@ class CampaignRunner:
         self._to_agents = agents is not None
         self._amd = amd
         self._mine: dict[str, CallSession] = {}
+        self.plan = plan
+        self._spare = 0  # other ready debtors that could take a line this tick
 
     async def run(self) -> None:
         """Return when every target is done or blocked, or when dialling stops."""
@@ -78,8 +84,11 @@ class CampaignRunner:
             # Never more lines than the slots allow, whatever a policy asks for.
             wanted = min(wanted, MAX_LINES_PER_SLOT * self._slots - len(self._mine))
             if self._may_dial() and wanted > 0:
+                ready = (await self._targets.ready_count(self.campaign_id)
+                         if self.plan is not None else 0)
                 leased = await self._targets.lease(self.campaign_id, wanted, self._worker,
                                                    self._lease_s)
+                self._spare = ready - len(leased)
                 for target in leased:
                     await self._consider(target)
             progress = await self._targets.progress(self.campaign_id)
@@ -106,6 +115,15 @@ class CampaignRunner:
             return
         phone_id = eligibility.phone_id
         assert phone_id is not None
+        if self.plan is not None and self._spare > 0:
+            # Soft: wait for the debtor's better hour only while someone else can take
+            # the line now, so the lines never idle for it.
+            plan = await self.plan(target.debtor_id)
+            if not plan.dial_now:
+                self._spare -= 1
+                await self._targets.defer(target.id, plan.until, {
+                    **eligibility.decision, "best_time": plan.as_record()})
+                return
 
         async def link(attempt_id: uuid.UUID) -> None:
             await self._targets.link_attempt(target.id, attempt_id, phone_id,

@@ -56,6 +56,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="retry rules by outcome (engine/retry.py): the shipped "
                              "`standard` set or a TOML file; without it each debtor is "
                              "dialled once")
+    create.add_argument("--best-time", default=None, metavar="GOAL",
+                        choices=("right_party", "answer"),
+                        help="wait for each debtor's better hour (learned from the calls of "
+                             "the last 90 days) while others can take the line: ranked by "
+                             "right-party contacts or by answers")
     create.add_argument("--on-broken", default=None, metavar="ID[,ID…]",
                         help="where broken promises made in this campaign are re-queued: "
                              "campaign ids, one per broken promise of a debtor, the last "
@@ -196,6 +201,8 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
             try:
                 if args.retry:
                     options["retry"] = retry_rules_from(args.retry)
+                if args.best_time:
+                    options["best_time"] = {"goal": args.best_time}
                 if args.on_broken:
                     options["on_broken"] = await _ladder(pool, args.on_broken)
             except ValueError as exc:

@@ -17,7 +17,6 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from db.debtors import DebtorRepository
 from db.desk import DeskRepository
 from db.errors import DbError
 from db.pool import create_pool
-from db.requeue import requeue_due
+from db.requeue import requeue_round
 from db.targets import TargetRepository
 from engine import metrics
 from engine.agents.flows import AgentCampaignError, AgentFlows
@@ -41,6 +40,7 @@ from engine.ami import AmiClient, AmiError
 from engine.ari.client import AriRest
 from engine.ari.events import AriEvent
 from engine.ari.supervisor import AriSupervisor, backoff_delays
+from engine.best_time_planner import planner_for
 from engine.bot import BotFlows, prepare_bot
 from engine.campaign import CampaignRunner, CheckEligibility, always_first_number
 from engine.desk.web import Desk
@@ -237,7 +237,7 @@ class Daemon:
                 try:
                     if time.monotonic() >= next_requeue:
                         next_requeue = time.monotonic() + self.settings.followup.requeue_interval_s
-                        await self._requeue()
+                        await requeue_round(self.pool)
                     for campaign_id in await targets.running_campaign_ids():
                         if campaign_id not in self._runners:
                             self._runners[campaign_id] = tasks.create_task(
@@ -247,19 +247,6 @@ class Daemon:
                     log.warning("campaign scheduling paused: %s", exc)
             metrics.LIVE_CALLS.set(len(self.registry))
             await asyncio.sleep(1.0)
-
-    async def _requeue(self) -> None:
-        """Due callbacks and broken promises back into their campaigns (db/requeue.py)."""
-        assert self.pool is not None
-        try:
-            async with asyncio.timeout(30):
-                report = await requeue_due(self.pool, datetime.now(UTC))
-        except (asyncpg.PostgresError, TimeoutError) as exc:  # the next round tries again
-            log.warning("re-queueing callbacks and broken promises failed: %s", exc)
-            return
-        if report.callbacks or report.followups or report.unrouted:
-            log.info("re-queued %d callbacks and %d broken promises (%d with no campaign)",
-                     report.callbacks, report.followups, report.unrouted)
 
     async def _run_campaign(self, campaign_id: int, targets: TargetRepository) -> None:
         assert self._dialer is not None
@@ -297,6 +284,9 @@ class Daemon:
                                 amd=bool(settings.get("amd")) and agent_counts is not None)
         self.runners[campaign_id] = runner
         try:
+            if settings.get("best_time"):
+                runner.plan = await planner_for(self.pool, campaign_id, settings["best_time"],
+                                                policy)
             await runner.run()
             progress = await targets.progress(campaign_id)
             if progress.pending == 0 and progress.dialling == 0:

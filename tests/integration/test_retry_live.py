@@ -5,6 +5,7 @@ own re-queue round, each time through the lease and the compliance gate."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -94,3 +95,68 @@ async def test_retries_next_number_and_a_callback(lab, settings, pool):
 async def _status(pool, campaign_id: int) -> bool:
     return await pool.fetchval("SELECT status FROM campaigns WHERE id = $1",
                                campaign_id) == "finished"
+
+
+LATER_A, NOW_B, NOW_C = "8613600000011", "8613600000012", "8613600000013"
+
+
+async def _history(pool, settings, segment: str, at: datetime, answered: bool,
+                   count: int) -> None:
+    """`count` past calls of debtors of `segment` placed at `at`, answered by the debtor
+    or not."""
+    debtors = DebtorRepository(pool, load_or_create_keyfile(settings.pii.keyfile))
+    debtor_id = await debtors.upsert_debtor(
+        external_id=f"H-{segment}-{at:%H%M}-{answered}", name="历史", timezone="Asia/Shanghai",
+        phones=[f"+86135{int(at.timestamp()) % 10**6:06d}{int(answered)}"],
+        debts=[DebtInput(account_ref="L1", principal=Decimal("1.00"),
+                         amount_due=Decimal("1.00"), overdue_days=30)])
+    await pool.execute("UPDATE debtors SET segment = $2 WHERE id = $1", debtor_id, segment)
+    phone_id = (await debtors.phones_of(debtor_id))[0].id
+    await pool.execute(
+        """INSERT INTO attempts (id, debtor_id, phone_id, state, disposition, created_at,
+                                 originated_at, answered_at, ended_at, right_party)
+           SELECT gen_random_uuid(), $1, $2, 'final', CASE WHEN $4::boolean THEN 'answered'
+                  ELSE 'no_answer' END, $3::timestamptz, $3, CASE WHEN $4 THEN $3 END,
+                  $3 + interval '1 min', CASE WHEN $4 THEN true END
+           FROM generate_series(1, $5)""", debtor_id, phone_id, at, answered, count)
+
+
+async def test_best_time_defers_a_debtor_to_their_better_hour(lab, settings, pool):
+    """Steps: history of the last weeks: debtors of segment `evening` never answered at
+    this hour of the week nor the next, and answered at the hour three hours on; a
+    best-time campaign (goal right_party, any hour allowed, one line) over one `evening`
+    debtor (highest priority, leased first) and two debtors of a segment without history.
+    Expected: the `evening` debtor is not dialled now: its target waits, allowed by the
+    gate, until the start of that better hour (the decision says defer, with the rates);
+    the two others are dialled through the PBX (the line never waits for the deferral)."""
+    settings.dial.max_concurrent_calls = 1
+    now = datetime.now(UTC)
+    for weeks in (1, 2):
+        base = now - timedelta(weeks=weeks)
+        await _history(pool, settings, "evening", base, False, 60)
+        await _history(pool, settings, "evening", base + timedelta(hours=1), False, 60)
+        await _history(pool, settings, "evening", base + timedelta(hours=3), True, 60)
+    scenarios = [Scenario(n, Network.ANSWER, ring_s=0.2, hold_s=0.3)
+                 for n in (LATER_A, NOW_B, NOW_C)]
+    lab.carrier.apply(scenarios)
+    loaded = await load_campaign(pool, settings, scenarios, name="best", start=False, options={
+        "best_time": {"goal": "right_party", "hours": [0, 24], "horizon_h": 24}})
+    later = loaded.debtor_by_number[LATER_A]
+    await pool.execute("UPDATE debtors SET segment = 'evening' WHERE id = $1", later)
+    await pool.execute("UPDATE campaign_targets SET priority = 10 WHERE debtor_id = $1", later)
+    await pool.execute("UPDATE campaigns SET status = 'running' WHERE id = $1",
+                       loaded.campaign_id)
+    async with running_daemon(settings):
+        await wait_all_final(pool, loaded.campaign_id, 2, timeout=60)
+    dialled = {r["debtor_id"] for r in await pool.fetch(
+        "SELECT debtor_id FROM attempts WHERE campaign_id = $1", loaded.campaign_id)}
+    assert dialled == {loaded.debtor_by_number[NOW_B], loaded.debtor_by_number[NOW_C]}
+    waiting = await pool.fetchrow(
+        "SELECT status, next_allowed_at, last_decision FROM campaign_targets"
+        " WHERE debtor_id = $1", later)
+    decision = json.loads(waiting["last_decision"])
+    assert waiting["status"] == "pending" and decision["allowed"] is True
+    assert decision["best_time"]["best_time"] == "defer"
+    assert decision["best_time"]["rate_now"] < decision["best_time"]["best_ahead"]
+    better = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    assert waiting["next_allowed_at"] == better
