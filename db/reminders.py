@@ -8,6 +8,7 @@ the debtor's own numbers are used (never a third party's), the first by rank.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -87,12 +88,16 @@ async def claim(pool: asyncpg.Pool, promise_id: int, now: datetime) -> bool:
     return tries is not None
 
 
-async def own_phone(pool: asyncpg.Pool, cipher: PiiCipher, debtor_id: int) -> OwnPhone | None:
-    """The debtor's first own number, decrypted to be sent to (and never logged)."""
+async def own_phone(pool: asyncpg.Pool, cipher: PiiCipher, debtor_id: int,
+                    allowed: Sequence[int] | None = None) -> OwnPhone | None:
+    """The debtor's first own number (among `allowed` phone ids if given), decrypted to
+    be sent to (and never logged)."""
     async with connection(pool) as conn:
         row = await conn.fetchrow(
             "SELECT id, phone_enc, key_id, masked FROM debtor_phones"
-            " WHERE debtor_id = $1 AND owner = 'self' ORDER BY rank, id LIMIT 1", debtor_id)
+            " WHERE debtor_id = $1 AND owner = 'self'"
+            " AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))"
+            " ORDER BY rank, id LIMIT 1", debtor_id, None if allowed is None else list(allowed))
     if row is None:
         return None
     number = cipher.decrypt(row["phone_enc"], row["key_id"], purpose=PHONE_PURPOSE)
@@ -109,3 +114,12 @@ async def finish(pool: asyncpg.Pool, promise_id: int, result: str, *, now: datet
             " sent_at = CASE WHEN $2 = 'sent' THEN $5::timestamptz END"
             " WHERE promise_id = $1 AND status = 'sending'",
             promise_id, result, phone_id, error, now)
+
+
+async def promise_campaign(pool: asyncpg.Pool, promise_id: int) -> int | None:
+    """The campaign of the call where the promise was made (its rules apply)."""
+    async with connection(pool) as conn:
+        value = await conn.fetchval(
+            "SELECT a.campaign_id FROM promises p JOIN attempts a ON a.id = p.attempt_id"
+            " WHERE p.id = $1", promise_id)
+    return None if value is None else int(value)

@@ -65,6 +65,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     remind.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
                         help="remind as on this date in each debtor's zone (default: today "
                              "there)")
+    remind.add_argument("--at", type=_instant, default=None, metavar="YYYY-MM-DDTHH:MM+ZZ",
+                        help="the moment the compliance gate judges (default: now)")
 
 
 async def import_payments(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
@@ -154,8 +156,9 @@ async def _remind(args: argparse.Namespace, settings: Settings, pool: asyncpg.Po
     async with HttpSmsGateway(followup.sms_url, followup.sms_token,
                               timeout_s=followup.sms_timeout_s) as gateway:
         report = await send_reminders(pool, cipher, gateway, policy, as_of=args.as_of,
-                                      now=datetime.now(UTC))
+                                      now=args.at or datetime.now(UTC))
     print(f"reminders: {report.sent} sent, {report.failed} refused by the gateway (tried "
           f"again next run), {report.unknown} unanswered (not retried), {report.no_phone} "
-          f"without an own number, {report.already_paid} already paid")
+          f"without an own number, {report.already_paid} already paid, {report.deferred} "
+          f"not allowed now by the compliance gate (tried again next run)")
     return 1 if report.failed or report.unknown else 0

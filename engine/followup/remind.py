@@ -7,9 +7,11 @@ before its SMS goes out, so it is sent at most once even with two runs at once o
 crash; the number is decrypted only to be handed to the gateway, and logs show it
 masked. Sending is sequential: each send waits at most the gateway's timeout.
 
-Not done yet: the compliance gate (calling hours in the debtor's zone, do-not-call
-lists, contact frequency) is not consulted; only opted-out, ceased and represented
-debtors are skipped. Schedule the command in daytime hours.
+Every reminder goes through the compliance gate first, under the rules of the campaign
+where the promise was made (a text message is a contact: calling hours in the debtor's
+zone, do-not-call lists, opt-outs, cease and attorney flags all apply). It goes to the
+first own number the gate allows now; when none is allowed the reminder is not claimed
+and the next run tries again (`deferred`, with the gate's reason in the log).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class RemindReport:
     unknown: int = 0  # no answer: not tried again (it may have gone out)
     no_phone: int = 0
     already_paid: int = 0
+    deferred: int = 0  # the gate said not now: the next run tries again
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +102,15 @@ async def _remind(pool: asyncpg.Pool, cipher: PiiCipher, gateway: SmsGateway,
                   candidate: store.Candidate, policy: ReminderPolicy, now: datetime,
                   report: RemindReport) -> None:
     promise_id = candidate.promise_id
+    allowed = await _allowed_numbers(pool, cipher, candidate, now)
+    if allowed is not None and not allowed.phone_ids:
+        report.deferred += 1
+        log.info("reminder for promise %d: not now (%s)", promise_id, allowed.why)
+        return
     if not await store.claim(pool, promise_id, now):
         return  # another run has it, or it went out meanwhile
-    phone = await store.own_phone(pool, cipher, candidate.debtor_id)
+    phone = await store.own_phone(pool, cipher, candidate.debtor_id,
+                                  None if allowed is None else allowed.phone_ids)
     if phone is None:
         await store.finish(pool, promise_id, "no_phone", now=now,
                            error="the debtor has no number of their own")
@@ -131,3 +140,25 @@ async def _remind(pool: asyncpg.Pool, cipher: PiiCipher, gateway: SmsGateway,
     await store.finish(pool, promise_id, "sent", now=now, phone_id=phone.id)
     report.sent += 1
     log.info("reminder for promise %d sent to %s", promise_id, phone.masked)
+
+
+@dataclass(frozen=True, slots=True)
+class _Allowed:
+    phone_ids: list[int]
+    why: str
+
+
+async def _allowed_numbers(pool: asyncpg.Pool, cipher: PiiCipher, candidate: store.Candidate,
+                           now: datetime) -> _Allowed | None:
+    """The debtor's own numbers the gate allows now; None when the debtor has no own
+    number (the caller records that)."""
+    from engine.eligibility import decide_numbers
+
+    campaign_id = await store.promise_campaign(pool, candidate.promise_id)
+    run = await decide_numbers(pool, cipher, candidate.debtor_id, campaign_id, now)
+    own = [n for n in run.numbers if n.owner == "self"]
+    if not own:
+        return None
+    allowed = [n.phone_id for n in own if n.decision.allowed]
+    reasons = sorted({str(n.decision.reason) for n in own if not n.decision.allowed})
+    return _Allowed(allowed, ", ".join(reasons))

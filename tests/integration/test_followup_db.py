@@ -299,3 +299,23 @@ async def test_a_refused_reminder_is_tried_again_an_unanswered_one_is_not(
         "SELECT status, tries FROM promise_reminders ORDER BY promise_id")
     assert [(r["status"], r["tries"]) for r in rows] == [("sent", 2), ("no_phone", 1)]
     assert len(fake.received) == 2
+
+
+async def test_a_reminder_waits_for_the_calling_hours(
+        world: World, gateway: tuple[FakeGateway, str]) -> None:
+    """Steps: a promise due Jun 10; remind as of Jun 9 at midnight in Shanghai, then at
+    10:00.
+    Expected: at midnight the compliance gate says not now (CN calling window): nothing
+    sent, nothing claimed, counted as deferred; at 10:00 the SMS goes out."""
+    fake, url = gateway
+    await add_promise(world, date(2024, 6, 10), "100")
+    async with HttpSmsGateway(url, SecretStr("t" * 20), timeout_s=2) as sms:
+        night = await send_reminders(world.pool, world.cipher, sms, ReminderPolicy(1, 2),
+                                     as_of=date(2024, 6, 9), now=shanghai(date(2024, 6, 9), 0))
+        assert (night.sent, night.deferred) == (0, 1)
+        assert fake.received == []
+        assert await world.pool.fetchval("SELECT count(*) FROM promise_reminders") == 0
+        day = await send_reminders(world.pool, world.cipher, sms, ReminderPolicy(1, 2),
+                                   as_of=date(2024, 6, 9), now=shanghai(date(2024, 6, 9), 10))
+    assert (day.sent, day.deferred) == (1, 0)
+    assert [m["to"] for m in fake.received] == [PHONE]

@@ -149,11 +149,13 @@ async def test_remind_sends_once_and_fails_loudly(huilong, pool, tmp_path, gatew
     await promise(pool, "L-2", date(2024, 5, 10), "500")
     env = {"HUILONG_FOLLOWUP__SMS_URL": url, "HUILONG_FOLLOWUP__SMS_TOKEN": "x" * 24}
     statuses.append(500)
-    first = await huilong("promises", "remind", "--as-of", "2024-05-09", **env)
+    # The gate judges the moment: 10:00 in Shanghai, inside the CN calling window.
+    at = ("--at", "2024-05-09T10:00+08:00")
+    first = await huilong("promises", "remind", "--as-of", "2024-05-09", *at, **env)
     assert first.returncode == 1, first.stderr
     assert "1 sent, 1 refused by the gateway" in first.stdout
     assert "13800001111" not in first.stderr + first.stdout
-    second = await huilong("promises", "remind", "--as-of", "2024-05-09", **env)
+    second = await huilong("promises", "remind", "--as-of", "2024-05-09", *at, **env)
     assert second.returncode == 0, second.stderr
     assert "1 sent, 0 refused" in second.stdout
     # The refused one was posted twice (refused, then sent), the other once.
