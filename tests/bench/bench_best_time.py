@@ -17,6 +17,10 @@ target), at most `--lines` dials per UTC hour in every arm, until the list is do
 - learned: deferral, list order: debtors `plan_call` defers (a clearly better hour
   within the horizon) are not dialled; the rest in list order. What wiring `plan_call`
   into the gate's deferral alone gives: the lease keeps its order;
+- learned: soft defer, list order: debtors not deferred first, in list order; deferred
+  ones fill lines that would otherwise idle. What the daemon does (engine/campaign.py:
+  a deferral only while other ready debtors can take the line; the lease keeps its
+  priority order);
 - learned: best now first: each hour the lines go first to the debtors not deferred,
   those whose segment answers best now first; deferred debtors fill lines that would
   otherwise idle (an idle line is lost capacity). The issue's "ordered by learned hours";
@@ -220,8 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--debtors", type=int, default=20_000)
     parser.add_argument("--lines", type=int, default=150, help="dials per UTC hour")
     parser.add_argument("--history-weeks", type=int, default=4)
-    parser.add_argument("--horizon-days", type=float, default=7.0,
-                        help="how far ahead plan_call may defer")
+    parser.add_argument("--horizon-days", type=float, default=1.0,
+                        help="how far ahead plan_call may defer (the daemon: 24 h)")
     parser.add_argument("--seed", type=int, default=20240603)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -236,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
         campaign("flat, list order (baseline)", portfolio, clock, args.lines, draws, None),
         campaign("learned: deferral, list order", portfolio, clock, args.lines, draws,
                  learned, rank=False, strict=True),
+        campaign("learned: soft defer, list order", portfolio, clock, args.lines, draws,
+                 learned, rank=False),
         campaign("learned: best now first", portfolio, clock, args.lines, draws, learned),
         campaign("learned: best now, strict defer", portfolio, clock, args.lines, draws,
                  learned, strict=True),

@@ -285,3 +285,20 @@ class CuttableProxy:
             await self._server.wait_closed()
         for task in list(self._pipes):
             task.cancel()
+
+
+def cli_runner(dsn: str, tmp_path: Path
+               ) -> Callable[..., Awaitable[subprocess.CompletedProcess[str]]]:
+    """`huilong …` as an operator runs it, on the test's database (an empty config, the
+    keys in `tmp_path`); keyword arguments are extra environment variables."""
+    config = tmp_path / "huilong.toml"
+    config.write_text("", encoding="utf-8")
+    env = {**os.environ, "HUILONG_CONFIG": str(config), "HUILONG_DATABASE__URL": dsn,
+           "HUILONG_PII__KEYFILE": str(tmp_path / "keys.json")}
+
+    async def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "engine.cli", *args], cwd=PROJECT_DIR,
+            env={**env, **extra_env}, capture_output=True, text=True, timeout=120)
+
+    return run

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,7 +21,6 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -33,6 +31,7 @@ from engine.agents.state import Connected, LogIn, Pause, PhoneReachable
 from engine.desk.web import Desk
 from engine.http_api import Health, build_app
 from tests.integration.analytics_history import REALM, Call, add_call, seed
+from tests.integration.browser import headless_chromium
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / ".state" / "artefacts"
 QUERY = "from=2024-06-01&to=2024-06-08&tz=Asia/Shanghai"
@@ -98,19 +97,8 @@ async def served(db_pool: asyncpg.Pool) -> AsyncIterator[Served]:
 
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1200,2200"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    driver = webdriver.Chrome(options=options, service=Service(
-        shutil.which("chromedriver") or "/usr/bin/chromedriver"))
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium(2200, console_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 # What the page shows, read in one script run (between two of its refreshes).

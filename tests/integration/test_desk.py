@@ -5,14 +5,11 @@ save a promise, schedule a callback, record an opt-out — and each is in the da
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -22,6 +19,7 @@ from db.opt_out import OPT_OUT_LIST
 from engine.lab.carrier import Network, Say, Scenario
 from engine.lab.phones import AgentPhone, free_udp_port
 from engine.settings import BotSettings
+from tests.integration.browser import headless_chromium
 from tests.integration.labkit import (
     PROJECT_DIR,
     add_agents,
@@ -38,18 +36,8 @@ ARTEFACTS = PROJECT_DIR / ".state" / "artefacts"
 
 @pytest.fixture
 def browser():
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1200,1000"):
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    driver = webdriver.Chrome(options=options, service=Service(
-        shutil.which("chromedriver") or "/usr/bin/chromedriver"))
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium(1000) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _wait(driver, condition, timeout: float = 30):

@@ -4,10 +4,6 @@ simulated date (twice), send reminders through a local stand-in for the SMS gate
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -19,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.integration.labkit import PROJECT_DIR
+from tests.integration.labkit import cli_runner
 
 DEBTORS = ("external_id,name,phone,amount_due,overdue_days,timezone\n"
            "L-1,王小明,13800001111,800.00,3,Asia/Shanghai\n"
@@ -32,18 +28,7 @@ PAYMENTS = ("reference,external_id,amount,currency,paid_at\n"
 
 @pytest.fixture
 def huilong(call_db, tmp_path):
-    dsn, _ = call_db
-    config = tmp_path / "huilong.toml"
-    config.write_text("", encoding="utf-8")
-    env = {**os.environ, "HUILONG_CONFIG": str(config), "HUILONG_DATABASE__URL": dsn,
-           "HUILONG_PII__KEYFILE": str(tmp_path / "keys.json")}
-
-    async def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "engine.cli", *args], cwd=PROJECT_DIR,
-            env={**env, **extra_env}, capture_output=True, text=True, timeout=120)
-
-    return run
+    return cli_runner(call_db[0], tmp_path)
 
 
 async def promise(pool, external_id: str, due: date, amount: str) -> None:

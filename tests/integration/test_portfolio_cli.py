@@ -3,15 +3,11 @@ show (masked, or revealed with an audit row), keys rotate, explain."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.integration.labkit import PROJECT_DIR
+from tests.integration.labkit import cli_runner
 
 HEADER = ("external_id,name,phone,amount_due,overdue_days,on_time_ratio,broken_promises,"
           "credit_rating,timezone,branch\n")
@@ -28,18 +24,7 @@ ROWS = [
 
 @pytest.fixture
 def huilong(call_db, tmp_path):
-    dsn, _ = call_db
-    config = tmp_path / "huilong.toml"
-    config.write_text("", encoding="utf-8")
-    env = {**os.environ, "HUILONG_CONFIG": str(config), "HUILONG_DATABASE__URL": dsn,
-           "HUILONG_PII__KEYFILE": str(tmp_path / "keys.json")}
-
-    async def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "engine.cli", *args], cwd=PROJECT_DIR,
-            env=env, capture_output=True, text=True, timeout=120)
-
-    return run
+    return cli_runner(call_db[0], tmp_path)
 
 
 async def test_import_segment_campaign_and_explain(huilong, pool, tmp_path):
