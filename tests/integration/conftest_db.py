@@ -27,7 +27,11 @@ __all__ = ["db_pool", "empty_db_dsn", "pg_cluster", "pg_template"]
 
 TEMPLATE_DATABASE = "huilong_template"
 # A throwaway test cluster does not need to survive a power cut; these make it fast.
-THROWAWAY_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# No autovacuum either: its workers belong to the bootstrap superuser, and `huilong` (not
+# a superuser) cannot end one, so a DROP DATABASE … WITH (FORCE) at a test's teardown
+# failed whenever a worker happened to be vacuuming that test's database.
+THROWAWAY_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                      "autovacuum": "off"}
 POOL_CLOSE_TIMEOUT_S = 10.0
 
 T = TypeVar("T")
