@@ -8,6 +8,7 @@ records what it said.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -21,6 +22,7 @@ from phonenumbers import timezone as phone_timezones
 from db.crypto import PiiCipher
 from db.debtors import PHONE_PURPOSE
 from db.eligibility import CampaignRecord, DebtorRecord, load_campaign, load_debtor
+from db.pool import connection
 from db.targets import Target
 from engine.campaign import Eligibility
 from engine.compliance.gate import decide, explain
@@ -219,4 +221,28 @@ async def explain_debtor(pool: asyncpg.Pool, cipher: PiiCipher, external_id: str
         lines.extend(f"      {detail}" for detail in d.details[1:])
     if not debtor.phones:
         lines.append("  no phone numbers")
+    if campaign_id is not None:
+        lines.extend(await _target_lines(pool, debtor_id, campaign_id, local))
+    return lines
+
+
+async def _target_lines(pool: asyncpg.Pool, debtor_id: int, campaign_id: int,
+                        local: ZoneInfo) -> list[str]:
+    """Where the debtor stands in the campaign's list: retries, re-queued work and a
+    best-time deferral wait there even when the gate would allow a call now."""
+    async with connection(pool) as conn:
+        row = await conn.fetchrow(
+            "SELECT status, reason, tries, next_allowed_at, last_decision FROM campaign_targets"
+            " WHERE campaign_id = $1 AND debtor_id = $2", campaign_id, debtor_id)
+    if row is None:
+        return [f"  not in campaign {campaign_id}'s list"]
+    when = row["next_allowed_at"]
+    wait = "" if when is None else (
+        f", not before {when:%Y-%m-%d %H:%M} UTC ({when.astimezone(local):%Y-%m-%d %H:%M} local)")
+    lines = [f"  in the list: {row['status']} ({row['reason']}), {row['tries']} tries{wait}"]
+    decision = json.loads(row["last_decision"]) if row["last_decision"] else {}
+    best = decision.get("best_time")
+    if isinstance(best, dict) and best.get("best_time") == "defer":
+        lines.append(f"      best time: waits for a better hour ({best['goal']} rate "
+                     f"{best['rate_now']:.0%} now, {best['best_ahead']:.0%} then)")
     return lines

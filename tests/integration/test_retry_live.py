@@ -12,6 +12,7 @@ from decimal import Decimal
 from db.crypto import load_or_create_keyfile
 from db.debtors import DebtInput, DebtorRepository
 from db.targets import TargetRepository
+from engine.eligibility import explain_debtor
 from engine.lab.carrier import Network, Scenario
 from engine.settings import FollowupSettings
 from tests.integration.labkit import load_campaign, running_daemon, wait_all_final, wait_until
@@ -160,3 +161,9 @@ async def test_best_time_defers_a_debtor_to_their_better_hour(lab, settings, poo
     assert decision["best_time"]["rate_now"] < decision["best_time"]["best_ahead"]
     better = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
     assert waiting["next_allowed_at"] == better
+    explained = await explain_debtor(pool, load_or_create_keyfile(settings.pii.keyfile),
+                                     f"T-{LATER_A}", campaign_id=loaded.campaign_id)
+    assert explained is not None
+    text = "\n".join(explained)
+    assert "in the list: pending (list), 0 tries, not before" in text
+    assert "best time: waits for a better hour (right_party rate" in text
