@@ -182,3 +182,13 @@ async def _record(conn: asyncpg.Connection, debtor_id: int, finals: Sequence[Set
         " facts_changed_at = $4, updated_at = $4 WHERE id = $1",
         debtor_id, len(broken), on_time_ratio(statuses), now)
 
+
+
+async def covered_promises(conn: asyncpg.Connection, debtor_id: int, zone: ZoneInfo,
+                           today: date, grace_days: int) -> set[int]:
+    """The debtor's open promises the payments so far already cover (nothing written):
+    no reminder for those."""
+    state = await load_state(conn, debtor_id, zone.key)
+    return {s.promise_id for s in settle(state.promises, state.payments, zone=zone,
+                                         as_of=today, grace_days=grace_days)
+            if s.status is Status.KEPT}

@@ -57,8 +57,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                              "(default: followup.grace_days)")
     settle.add_argument("--rules", type=Path, default=None, help="segmentation rules file")
     requeue = actions.add_parser(
-        "requeue", help="due callbacks and broken promises back into their campaigns now "
-                        "(the daemon does it every followup.requeue_interval_s)")
+        "requeue", help="due callbacks, broken promises and reminder calls into their "
+                        "campaigns now (the daemon does it every followup.requeue_interval_s)")
     requeue.add_argument("--at", type=_instant, default=None, metavar="YYYY-MM-DDTHH:MM+ZZ",
                          help="as if it were this moment (default: now)")
     remind = actions.add_parser("remind", help="SMS reminders for promises due soon")
@@ -101,7 +101,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 case "remind":
                     return await _remind(args, settings, pool)
                 case "requeue":
-                    return await _requeue(args, pool)
+                    return await _requeue(args, settings, pool)
     except DbError as exc:
         print(f"huilong promises {args.promises_action}: {exc}", file=sys.stderr)
         return 1
@@ -131,13 +131,14 @@ async def _settle(args: argparse.Namespace, settings: Settings, pool: asyncpg.Po
     return 0
 
 
-async def _requeue(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
-    from db.requeue import requeue_due
+async def _requeue(args: argparse.Namespace, settings: Settings, pool: asyncpg.Pool) -> int:
+    from db.requeue import ReminderTiming, requeue_due
 
-    report = await requeue_due(pool, args.at or datetime.now(UTC))
+    timing = ReminderTiming(settings.followup.reminder_days_before, settings.followup.grace_days)
+    report = await requeue_due(pool, args.at or datetime.now(UTC), timing)
     print(f"re-queued: {report.callbacks} callbacks, {report.followups} broken or partly kept "
-          f"promises; {report.busy} left for the next round (on a call now), "
-          f"{report.unrouted} with no campaign to go to")
+          f"promises, {report.reminders} reminder calls; {report.busy} left for the next "
+          f"round (on a call now), {report.unrouted} with no campaign to go to")
     return 0
 
 

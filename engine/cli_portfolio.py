@@ -61,6 +61,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="wait for each debtor's better hour (learned from the calls of "
                              "the last 90 days) while others can take the line: ranked by "
                              "right-party contacts or by answers")
+    create.add_argument("--remind-in", default=None, type=int, metavar="ID",
+                        help="a reminder call before each promised date made in this "
+                             "campaign, placed by campaign ID (a bot campaign; "
+                             "followup.reminder_days_before)")
     create.add_argument("--on-broken", default=None, metavar="ID[,ID…]",
                         help="where broken promises made in this campaign are re-queued: "
                              "campaign ids, one per broken promise of a debtor, the last "
@@ -205,6 +209,9 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
                     options["best_time"] = {"goal": args.best_time}
                 if args.on_broken:
                     options["on_broken"] = await _ladder(pool, args.on_broken)
+                if args.remind_in is not None:
+                    options["remind_in"] = (await _ladder(pool, str(args.remind_in),
+                                                          "--remind-in"))[0]
             except ValueError as exc:
                 print(f"huilong campaign create: {exc}", file=sys.stderr)
                 return 2
@@ -228,16 +235,17 @@ async def _campaign(args: argparse.Namespace, pool: asyncpg.Pool) -> int:
     return 0
 
 
-async def _ladder(pool: asyncpg.Pool, text: str) -> list[int]:
+async def _ladder(pool: asyncpg.Pool, text: str, option: str = "--on-broken") -> list[int]:
+    """Campaign ids that must exist; ValueError names the option and the id."""
     ids = []
     for part in text.split(","):
         if not part.strip().isdigit():
-            raise ValueError(f"--on-broken: {part.strip()!r} is not a campaign id")
+            raise ValueError(f"{option}: {part.strip()!r} is not a campaign id")
         ids.append(int(part))
     missing = sorted(set(ids) - {r["id"] for r in await pool.fetch(
         "SELECT id FROM campaigns WHERE id = ANY($1::bigint[])", ids)})
     if missing:
-        raise ValueError(f"--on-broken: no campaign {missing[0]}")
+        raise ValueError(f"{option}: no campaign {missing[0]}")
     return ids
 
 

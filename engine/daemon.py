@@ -30,7 +30,7 @@ from db.debtors import DebtorRepository
 from db.desk import DeskRepository
 from db.errors import DbError
 from db.pool import create_pool
-from db.requeue import requeue_round
+from db.requeue import ReminderTiming, requeue_round
 from db.targets import TargetRepository
 from engine import metrics
 from engine.agents.flows import AgentCampaignError, AgentFlows
@@ -237,7 +237,9 @@ class Daemon:
                 try:
                     if time.monotonic() >= next_requeue:
                         next_requeue = time.monotonic() + self.settings.followup.requeue_interval_s
-                        await requeue_round(self.pool)
+                        followup = self.settings.followup
+                        await requeue_round(self.pool, ReminderTiming(
+                            followup.reminder_days_before, followup.grace_days))
                     for campaign_id in await targets.running_campaign_ids():
                         if campaign_id not in self._runners:
                             self._runners[campaign_id] = tasks.create_task(

@@ -27,10 +27,9 @@ import asyncpg
 
 from db import reminders as store
 from db.crypto import PiiCipher
-from db.followup import load_state
+from db.followup import covered_promises
 from db.pool import connection
 from engine.followup.reminders import reminder_due, reminder_text
-from engine.followup.settle import Status, settle
 from engine.followup.sms import SmsGateway, SmsMessage, SmsRejected, SmsUnreachable
 
 log = logging.getLogger(__name__)
@@ -67,8 +66,11 @@ async def send_reminders(pool: asyncpg.Pool, cipher: PiiCipher, gateway: SmsGate
         due = _due(list(group), as_of, now, policy.days_before)
         if not due:
             continue
-        covered = await _covered(pool, debtor_id, due[0].timezone, as_of, now,
-                                 policy.grace_days)
+        zone = ZoneInfo(due[0].timezone)
+        async with connection(pool) as conn:
+            covered = await covered_promises(conn, debtor_id, zone,
+                                             as_of or now.astimezone(zone).date(),
+                                             policy.grace_days)
         for candidate in due:
             if candidate.promise_id in covered:
                 report.already_paid += 1
@@ -84,18 +86,6 @@ def _due(group: Sequence[store.Candidate], as_of: date | None, now: datetime,
     return [c for c in group
             if reminder_due(due_date=c.due_date, created_on=c.created_at.astimezone(zone).date(),
                             today=today, days_before=days_before)]
-
-
-async def _covered(pool: asyncpg.Pool, debtor_id: int, timezone: str, as_of: date | None,
-                   now: datetime, grace_days: int) -> set[int]:
-    """The promises the payments so far already cover (nothing is written)."""
-    zone = ZoneInfo(timezone)
-    async with connection(pool) as conn:
-        state = await load_state(conn, debtor_id, timezone)
-    today = as_of or now.astimezone(zone).date()
-    return {s.promise_id for s in settle(state.promises, state.payments, zone=zone,
-                                         as_of=today, grace_days=grace_days)
-            if s.status is Status.KEPT}
 
 
 async def _remind(pool: asyncpg.Pool, cipher: PiiCipher, gateway: SmsGateway,

@@ -137,7 +137,8 @@ async def test_campaign_retry_rules_and_requeue(huilong, pool, tmp_path):
     broken rules file, with an unknown `--on-broken` campaign; run `promises requeue`.
     Expected: the rules are stored in the campaign's settings (the file's as written);
     the bad file and the unknown campaign exit 2 naming the file and field / the id, and
-    create nothing; requeue reports what it did (nothing here)."""
+    create nothing, and so does a `--remind-in` campaign that does not exist; requeue
+    reports what it did (nothing here)."""
     portfolio = tmp_path / "overdue.csv"
     portfolio.write_text(HEADER + "".join(ROWS[:5]), encoding="utf-8")
     assert (await huilong("import", "debtors", str(portfolio))).returncode == 0
@@ -148,14 +149,14 @@ async def test_campaign_retry_rules_and_requeue(huilong, pool, tmp_path):
     rules.write_text('[retry]\nslots = ["09:00-12:00", "18:00-21:00"]\n'
                      'busy = { delay_min = 15, max = 2 }\n', encoding="utf-8")
     own = await huilong("campaign", "create", "own", "--segments", "early_reliable",
-                        "--retry", str(rules), "--on-broken", "1")
+                        "--retry", str(rules), "--on-broken", "1", "--remind-in", "1")
     assert own.returncode == 0, own.stderr
     stored = {r["name"]: json.loads(r["settings"]) for r in await pool.fetch(
         "SELECT name, settings FROM campaigns")}
     assert stored["std"]["retry"]["no_answer"] == {"delay_min": 120, "max": 4}
     assert stored["own"]["retry"] == {"slots": ["09:00-12:00", "18:00-21:00"],
                                       "busy": {"delay_min": 15, "max": 2}}
-    assert stored["own"]["on_broken"] == [1]
+    assert (stored["own"]["on_broken"], stored["own"]["remind_in"]) == ([1], 1)
 
     rules.write_text('[retry]\nbusy = { delay_min = 15, max = "two" }\n', encoding="utf-8")
     bad = await huilong("campaign", "create", "bad", "--segments", "early_reliable",
@@ -165,7 +166,10 @@ async def test_campaign_retry_rules_and_requeue(huilong, pool, tmp_path):
     unknown = await huilong("campaign", "create", "bad", "--segments", "early_reliable",
                             "--on-broken", "1,99")
     assert unknown.returncode == 2 and "--on-broken: no campaign 99" in unknown.stderr
-    assert "Traceback" not in bad.stderr + unknown.stderr
+    nowhere = await huilong("campaign", "create", "bad", "--segments", "early_reliable",
+                            "--remind-in", "42")
+    assert nowhere.returncode == 2 and "--remind-in: no campaign 42" in nowhere.stderr
+    assert "Traceback" not in bad.stderr + unknown.stderr + nowhere.stderr
     assert await pool.fetchval("SELECT count(*) FROM campaigns") == 2
 
     requeued = await huilong("promises", "requeue", "--at", "2026-12-01T10:00+08:00")

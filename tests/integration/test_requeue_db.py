@@ -233,3 +233,38 @@ async def test_a_partly_kept_promise_is_followed_up(db_pool, tmp_path) -> None:
     assert (await requeue_due(db_pool, NOW)).followups == 1
     row = await target(db_pool, origin, debtor)
     assert (row["status"], row["reason"]) == ("pending", "partly_kept")
+
+
+async def test_a_reminder_call_before_the_promised_date(db_pool, tmp_path) -> None:
+    """Steps: a bot campaign whose `remind_in` is a reminder campaign; three debtors
+    promised in it: one due tomorrow (Shanghai), one due tomorrow but already paid, one
+    due in a week; re-queue now, again, then on the due date.
+    Expected: now only the first is queued in the reminder campaign (reason reminder,
+    one `reminder` follow-up); again: nothing; the week-away promise is queued once its
+    day before comes; the paid one never."""
+    from db.payments import NewPayment, PaymentRepository
+    from db.requeue import ReminderTiming
+
+    soon, paid, later = [await add_debtor(db_pool, tmp_path, f"M-{i}") for i in range(3)]
+    reminders = await campaign(db_pool, "reminders", {})
+    origin = await campaign(db_pool, "bot", {"remind_in": reminders})
+    today = NOW.astimezone(SHANGHAI).date()
+    for debtor, due in ((soon, today + timedelta(days=1)), (paid, today + timedelta(days=1)),
+                        (later, today + timedelta(days=7))):
+        await promise_in(db_pool, origin, debtor, due)
+    await PaymentRepository(db_pool).record_batch([NewPayment(
+        "PAY-M1", "M-1", Decimal("100.00"), "CNY", NOW - timedelta(hours=1), None)])
+    timing = ReminderTiming(days_before=1, grace_days=2)
+
+    first = await requeue_due(db_pool, NOW, timing)
+    assert (first.reminders, first.callbacks, first.followups) == (1, 0, 0)
+    row = await target(db_pool, reminders, soon)
+    assert (row["status"], row["reason"], row["next_allowed_at"]) == ("pending", "reminder", NOW)
+    assert await target(db_pool, reminders, paid) is None
+    assert (await requeue_due(db_pool, NOW, timing)).reminders == 0
+    assert await db_pool.fetchval("SELECT count(*) FROM followups WHERE kind = 'reminder'") == 1
+
+    a_week_on = NOW + timedelta(days=6)
+    assert (await requeue_due(db_pool, a_week_on, timing)).reminders == 1
+    assert (await target(db_pool, reminders, later))["reason"] == "reminder"
+    assert await target(db_pool, reminders, paid) is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from db.crypto import load_or_create_keyfile
 from db.debtors import DebtInput, DebtorRepository
@@ -167,3 +168,42 @@ async def test_best_time_defers_a_debtor_to_their_better_hour(lab, settings, poo
     text = "\n".join(explained)
     assert "in the list: pending (list), 0 tries, not before" in text
     assert "best time: waits for a better hour (right_party rate" in text
+
+
+REMINDED = "8613600000021"
+
+
+async def test_a_reminder_call_goes_out_the_day_before(lab, settings, pool):
+    """Steps: a debtor promised (in a campaign whose `remind_in` is a second, empty
+    campaign) to pay tomorrow in their zone; the daemon runs.
+    Expected: its re-queue round puts the debtor in the reminder campaign, which runs
+    again and dials them through the gate and the PBX; the promise has one `reminder`
+    follow-up, queued there."""
+    settings.followup = FollowupSettings(requeue_interval_s=1)
+    scenario = Scenario(REMINDED, Network.ANSWER, ring_s=0.2, hold_s=0.3)
+    lab.carrier.apply([scenario])
+    reminders = await load_campaign(pool, settings, [], name="reminders")
+    origin = await load_campaign(pool, settings, [scenario], name="promised", start=False,
+                                 options={"remind_in": reminders.campaign_id})
+    debtor_id = origin.debtor_by_number[REMINDED]
+    await pool.execute("UPDATE campaign_targets SET status = 'done' WHERE debtor_id = $1",
+                       debtor_id)
+    phone_id = await pool.fetchval("SELECT phone_id FROM campaign_targets WHERE debtor_id = $1",
+                                   debtor_id)
+    made = datetime.now(UTC) - timedelta(days=3)
+    attempt_id = await pool.fetchval(
+        "INSERT INTO attempts (id, campaign_id, debtor_id, phone_id, state, disposition,"
+        " created_at, ended_at) VALUES (gen_random_uuid(), $1, $2, $3, 'final', 'answered',"
+        " $4, $4) RETURNING id", origin.campaign_id, debtor_id, phone_id, made)
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    await pool.execute(
+        "INSERT INTO promises (debtor_id, attempt_id, amount, currency, due_date, follow_up_at,"
+        " created_at) VALUES ($1, $2, 100, 'CNY', $3, $4, $4)", debtor_id, attempt_id,
+        tomorrow, made)
+    async with running_daemon(settings):
+        await wait_all_final(pool, reminders.campaign_id, 1, timeout=60)
+    assert await pool.fetchval("SELECT debtor_id FROM attempts WHERE campaign_id = $1",
+                               reminders.campaign_id) == debtor_id
+    assert tuple(await pool.fetchrow(
+        "SELECT kind, status, queued_campaign_id FROM followups")) == (
+        "reminder", "queued", reminders.campaign_id)
