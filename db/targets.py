@@ -26,6 +26,7 @@ class Target:
     debtor_id: int
     phone_id: int
     priority: Decimal = Decimal(0)
+    reason: str = "list"  # why it is on the list: list, retry, callback, broken_promise, …
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ class TargetRepository:
                    lease_expires_at = now() + make_interval(secs => $4)
                WHERE id IN (SELECT id FROM expired UNION ALL
                             (SELECT id FROM ready) LIMIT $2)
-               RETURNING id, campaign_id, debtor_id, phone_id, priority""",
+               RETURNING id, campaign_id, debtor_id, phone_id, priority, reason""",
             campaign_id, limit, worker, lease_s)
         # RETURNING does not keep the subquery's order.
         targets = [Target(**dict(row)) for row in rows]

@@ -115,9 +115,10 @@ class CampaignRunner:
             return
         phone_id = eligibility.phone_id
         assert phone_id is not None
-        if self.plan is not None and self._spare > 0:
+        if self.plan is not None and self._spare > 0 and target.reason != "callback":
             # Soft: wait for the debtor's better hour only while someone else can take
-            # the line now, so the lines never idle for it.
+            # the line now, so the lines never idle for it. A callback is at the time the
+            # debtor asked for: never moved.
             plan = await self.plan(target.debtor_id)
             if not plan.dial_now:
                 self._spare -= 1

@@ -100,6 +100,7 @@ async def _status(pool, campaign_id: int) -> bool:
 
 
 LATER_A, NOW_B, NOW_C = "8613600000011", "8613600000012", "8613600000013"
+ASKED = "8613600000014"  # an `evening` debtor who asked to be called back now
 
 
 async def _history(pool, settings, segment: str, at: datetime, answered: bool,
@@ -127,10 +128,13 @@ async def test_best_time_defers_a_debtor_to_their_better_hour(lab, settings, poo
     """Steps: history of the last weeks: debtors of segment `evening` never answered at
     this hour of the week nor the next, and answered at the hour three hours on; a
     best-time campaign (goal right_party, any hour allowed, one line) over one `evening`
-    debtor (highest priority, leased first) and two debtors of a segment without history.
-    Expected: the `evening` debtor is not dialled now: its target waits, allowed by the
-    gate, until the start of that better hour (the decision says defer, with the rates);
-    the two others are dialled through the PBX (the line never waits for the deferral)."""
+    debtor (highest priority, leased first), an `evening` debtor due for a callback they
+    asked for, and two debtors of a segment without history.
+    Expected: the first `evening` debtor is not dialled now: its target waits, allowed by
+    the gate, until the start of that better hour (the decision says defer, with the
+    rates; `huilong explain` says so); the callback is dialled at the time asked, poor
+    hour or not; the two others are dialled through the PBX (the line never waits for
+    the deferral)."""
     settings.dial.max_concurrent_calls = 1
     now = datetime.now(UTC)
     for weeks in (1, 2):
@@ -139,20 +143,23 @@ async def test_best_time_defers_a_debtor_to_their_better_hour(lab, settings, poo
         await _history(pool, settings, "evening", base + timedelta(hours=1), False, 60)
         await _history(pool, settings, "evening", base + timedelta(hours=3), True, 60)
     scenarios = [Scenario(n, Network.ANSWER, ring_s=0.2, hold_s=0.3)
-                 for n in (LATER_A, NOW_B, NOW_C)]
+                 for n in (LATER_A, NOW_B, NOW_C, ASKED)]
     lab.carrier.apply(scenarios)
     loaded = await load_campaign(pool, settings, scenarios, name="best", start=False, options={
         "best_time": {"goal": "right_party", "hours": [0, 24], "horizon_h": 24}})
-    later = loaded.debtor_by_number[LATER_A]
-    await pool.execute("UPDATE debtors SET segment = 'evening' WHERE id = $1", later)
+    later, asked = loaded.debtor_by_number[LATER_A], loaded.debtor_by_number[ASKED]
+    await pool.execute("UPDATE debtors SET segment = 'evening' WHERE id = ANY($1)",
+                       [later, asked])
     await pool.execute("UPDATE campaign_targets SET priority = 10 WHERE debtor_id = $1", later)
+    await pool.execute("UPDATE campaign_targets SET priority = 9, reason = 'callback'"
+                       " WHERE debtor_id = $1", asked)
     await pool.execute("UPDATE campaigns SET status = 'running' WHERE id = $1",
                        loaded.campaign_id)
     async with running_daemon(settings):
-        await wait_all_final(pool, loaded.campaign_id, 2, timeout=60)
+        await wait_all_final(pool, loaded.campaign_id, 3, timeout=60)
     dialled = {r["debtor_id"] for r in await pool.fetch(
         "SELECT debtor_id FROM attempts WHERE campaign_id = $1", loaded.campaign_id)}
-    assert dialled == {loaded.debtor_by_number[NOW_B], loaded.debtor_by_number[NOW_C]}
+    assert dialled == {loaded.debtor_by_number[NOW_B], loaded.debtor_by_number[NOW_C], asked}
     waiting = await pool.fetchrow(
         "SELECT status, next_allowed_at, last_decision FROM campaign_targets"
         " WHERE debtor_id = $1", later)
