@@ -11,7 +11,13 @@ from predictive.model import CallOutcome, DialerState, Policy, Result
 from predictive.policies import get_policy
 from predictive.simulator import simulate
 from predictive.workload import load_workload
-from tests.integration.labkit import PROJECT_DIR, load_campaign, running_daemon, wait_all_final
+from tests.integration.labkit import (
+    PROJECT_DIR,
+    load_campaign,
+    running_daemon,
+    wait_all_final,
+    wait_until,
+)
 
 
 @dataclass
@@ -58,6 +64,12 @@ async def test_live_runner_and_simulator_call_the_same_policy_object(lab, settin
         daemon.policy_for = lambda campaign_settings, slots: policy
         await CampaignRepository(pool).set_status(loaded.campaign_id, "running")
         await wait_all_final(pool, loaded.campaign_id, 4)
+
+        # The runner tells the policy on its next round after a call ends.
+        async def all_told() -> bool:
+            return len(policy.outcomes) >= 4
+
+        await wait_until(all_told, timeout=10, what="the policy told of 4 outcomes")
     assert policy.states and {s.agents_logged_in for s in policy.states} == {2}
     assert max(s.calls_ringing + s.calls_connected for s in policy.states) <= 3  # ratio 1.5
     results = sorted(o.result for o in policy.outcomes)
