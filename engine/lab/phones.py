@@ -8,6 +8,7 @@ that answers (and the PBX's OPTIONS qualify gets its 200).
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -34,10 +35,24 @@ def _sipp() -> str:
     return sipp
 
 
+# Phones take their ports from here: below the kernel's ephemeral range (32768–60999 by
+# default) and outside the PBXs' RTP ranges (asterisk_conf/rtp.conf, 10000–12999). A port
+# the kernel picked (bind to port 0) could be handed to another process's automatic bind
+# between the probe and sipp's own bind ("Unable to bind main socket, errno = 98"); one
+# picked here is only ever taken by an explicit bind.
+PHONE_PORTS = range(20000, 32000)
+
+
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    for _ in range(200):
+        port = random.randrange(PHONE_PORTS.start, PHONE_PORTS.stop)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise LabError(f"no free UDP port in {PHONE_PORTS.start}–{PHONE_PORTS.stop - 1}")
 
 
 def free_rtp_port(host: str = "127.0.0.1") -> int:
