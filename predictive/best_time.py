@@ -95,14 +95,19 @@ Counts = Mapping[tuple[Segment, HourOfWeek], HourCounts]
 
 
 @dataclass(frozen=True, slots=True)
-class Rates:
-    """Expected live answers and right-party contacts per attempt."""
+class PerGoal:
+    """One value for each goal: live answers and right-party contacts."""
 
     answer: float
     right_party: float
 
     def of(self, goal: Goal) -> float:
         return self.answer if goal is Goal.ANSWER else self.right_party
+
+
+Rates = PerGoal  # expected live answers and right-party contacts per attempt
+Strengths = PerGoal  # the prior strength of each, in pseudo-attempts
+NO_STRENGTH = Strengths(0.0, 0.0)  # frozen: safe as a shared default
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +124,6 @@ class Shrinkage:
     min_strength: float = 10.0
     max_strength: float = 5_000.0
     min_cell_attempts: int = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Strengths:
-    answer: float
-    right_party: float
-
-    def of(self, goal: Goal) -> float:
-        return self.answer if goal is Goal.ANSWER else self.right_party
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +146,8 @@ class BestTimeTable:
     campaign: Rates
     attempts: int
     segments: Mapping[Segment, SegmentProfile] = field(default_factory=dict)
-    segment_strength: Strengths = Strengths(0.0, 0.0)
-    hour_strength: Strengths = Strengths(0.0, 0.0)
+    segment_strength: Strengths = NO_STRENGTH
+    hour_strength: Strengths = NO_STRENGTH
 
     def rates(self, segment: Segment, how: HourOfWeek) -> Rates:
         """The rates of `segment` at `how`: an unknown segment has the campaign mean."""

@@ -7,12 +7,8 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from engine.followup.sms import (
@@ -21,32 +17,17 @@ from engine.followup.sms import (
     SmsRejected,
     SmsUnreachable,
 )
+from tests.sms_stand_in import SmsStandIn, serving
 
 NUMBER = "+8613800138000"
 TOKEN = SecretStr("gateway-secret-token")
 
 
-@dataclass
-class FakeGateway:
-    """Records what it was sent; answers `status` after `delay_s`."""
-
-    status: int = 202
-    delay_s: float = 0.0
-    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((request.headers.get("Authorization", ""), await request.json()))
-        await asyncio.sleep(self.delay_s)
-        return web.json_response({"id": "gw-1"}, status=self.status)
-
-
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[FakeGateway, str]]:
-    fake = FakeGateway()
-    app = web.Application()
-    app.router.add_post("/sms", fake.handle)
-    async with TestServer(app) as server:
-        yield fake, str(server.make_url("/sms"))
+async def gateway() -> AsyncIterator[tuple[SmsStandIn, str]]:
+    fake = SmsStandIn(status=202)
+    async with serving(fake) as url:
+        yield fake, url
 
 
 def free_tcp_port() -> int:
@@ -59,19 +40,19 @@ def message() -> SmsMessage:
     return SmsMessage(NUMBER, "温馨提示", "huilong-reminder-7")
 
 
-async def test_posts_json_with_the_bearer_token(gateway: tuple[FakeGateway, str]) -> None:
+async def test_posts_json_with_the_bearer_token(gateway: tuple[SmsStandIn, str]) -> None:
     """Steps: send one message; the gateway answers 202.
     Expected: one POST with {to, text, reference} and `Authorization: Bearer <token>`."""
     fake, url = gateway
     async with HttpSmsGateway(url, TOKEN, timeout_s=2) as sms:
         await sms.send(message())
-    assert fake.received == [(f"Bearer {TOKEN.get_secret_value()}",
-                              {"to": NUMBER, "text": "温馨提示",
-                               "reference": "huilong-reminder-7"})]
+    assert fake.authorizations == [f"Bearer {TOKEN.get_secret_value()}"]
+    assert fake.received == [{"to": NUMBER, "text": "温馨提示",
+                              "reference": "huilong-reminder-7"}]
 
 
 @pytest.mark.parametrize("status", [400, 401, 429, 500, 503])
-async def test_non_2xx_is_a_clear_refusal(gateway: tuple[FakeGateway, str],
+async def test_non_2xx_is_a_clear_refusal(gateway: tuple[SmsStandIn, str],
                                           status: int) -> None:
     """Steps: the gateway answers `status`.
     Expected: SmsRejected with that status, its message without the number."""
@@ -85,7 +66,7 @@ async def test_non_2xx_is_a_clear_refusal(gateway: tuple[FakeGateway, str],
 
 
 async def test_silence_is_unreachable_after_the_timeout(
-        gateway: tuple[FakeGateway, str]) -> None:
+        gateway: tuple[SmsStandIn, str]) -> None:
     """Steps: the gateway takes 2 s; the adapter waits 0.2 s.
     Expected: SmsUnreachable naming the timeout, within about the timeout."""
     fake, url = gateway

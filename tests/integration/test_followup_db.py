@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from db.crypto import PiiCipher, load_or_create_keyfile
@@ -28,6 +26,7 @@ from db.segments import resegment
 from engine.followup.remind import ReminderPolicy, send_reminders
 from engine.followup.sms import HttpSmsGateway
 from engine.segmentation.rules import load_rules
+from tests.sms_stand_in import SmsStandIn, serving
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2024, 6, 1, 4, 0, tzinfo=UTC)  # the run's wall clock
@@ -210,26 +209,11 @@ async def test_the_debtors_zone_decides_the_day(world: World) -> None:
 # -- reminders -------------------------------------------------------------------------
 
 
-@dataclass
-class FakeGateway:
-    """The SMS gateway's stand-in: records each POST, answers the next of `statuses`."""
-
-    statuses: list[int] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append(await request.json())
-        status = self.statuses.pop(0) if self.statuses else 200
-        return web.json_response({}, status=status)
-
-
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[FakeGateway, str]]:
-    fake = FakeGateway()
-    app = web.Application()
-    app.router.add_post("/sms", fake.handle)
-    async with TestServer(app) as server:
-        yield fake, str(server.make_url("/sms"))
+async def gateway() -> AsyncIterator[tuple[SmsStandIn, str]]:
+    fake = SmsStandIn()
+    async with serving(fake) as url:
+        yield fake, url
 
 
 async def remind(world: World, url: str, as_of: date):
@@ -239,7 +223,7 @@ async def remind(world: World, url: str, as_of: date):
 
 
 async def test_a_reminder_goes_once_the_day_before(
-        world: World, gateway: tuple[FakeGateway, str],
+        world: World, gateway: tuple[SmsStandIn, str],
         caplog: pytest.LogCaptureFixture) -> None:
     """Steps: 100 due Jun 10 already paid, 1200.50 due Jun 10, 100 due Jun 20; an
     opted-out debtor with 100 due Jun 10; remind as of Jun 8, Jun 9, then Jun 9 again.
@@ -277,7 +261,7 @@ async def test_a_reminder_goes_once_the_day_before(
 
 
 async def test_a_refused_reminder_is_tried_again_an_unanswered_one_is_not(
-        world: World, gateway: tuple[FakeGateway, str]) -> None:
+        world: World, gateway: tuple[SmsStandIn, str]) -> None:
     """Steps: a promise due Jun 10; the gateway answers 503, then 200; remind on Jun 9
     twice. A second debtor without an own number (a third party's only).
     Expected: first run: 1 failed (exit-worthy), 1 without a number; second run: sent
@@ -302,7 +286,7 @@ async def test_a_refused_reminder_is_tried_again_an_unanswered_one_is_not(
 
 
 async def test_a_reminder_waits_for_the_calling_hours(
-        world: World, gateway: tuple[FakeGateway, str]) -> None:
+        world: World, gateway: tuple[SmsStandIn, str]) -> None:
     """Steps: a promise due Jun 10; remind as of Jun 9 at midnight in Shanghai, then at
     10:00.
     Expected: at midnight the compliance gate says not now (CN calling window): nothing

@@ -9,13 +9,11 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.integration.labkit import cli_runner
+from tests.sms_stand_in import SmsStandIn, serving
 
 DEBTORS = ("external_id,name,phone,amount_due,overdue_days,timezone\n"
            "L-1,王小明,13800001111,800.00,3,Asia/Shanghai\n"
@@ -107,18 +105,10 @@ async def test_bad_input_exits_2(huilong, pool, tmp_path) -> None:
 
 
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[list[dict[str, Any]], list[int], str]]:
-    received: list[dict[str, Any]] = []
-    statuses: list[int] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({}, status=statuses.pop(0) if statuses else 200)
-
-    app = web.Application()
-    app.router.add_post("/sms", handle)
-    async with TestServer(app) as server:
-        yield received, statuses, str(server.make_url("/sms"))
+async def gateway() -> AsyncIterator[tuple[SmsStandIn, str]]:
+    fake = SmsStandIn()
+    async with serving(fake) as url:
+        yield fake, url
 
 
 async def test_remind_sends_once_and_fails_loudly(huilong, pool, tmp_path, gateway) -> None:
@@ -126,14 +116,14 @@ async def test_remind_sends_once_and_fails_loudly(huilong, pool, tmp_path, gatew
     first message (500); remind as of May 9; then again.
     Expected: first run exit 1 (1 sent, 1 refused), no number in clear in the output;
     second run exit 0 with the refused one sent; each debtor got exactly one SMS."""
-    received, statuses, url = gateway
+    fake, url = gateway
     debtors = tmp_path / "debtors.csv"
     debtors.write_text(DEBTORS, encoding="utf-8")
     assert (await huilong("import", "debtors", str(debtors))).returncode == 0
     await promise(pool, "L-1", date(2024, 5, 10), "300")
     await promise(pool, "L-2", date(2024, 5, 10), "500")
     env = {"HUILONG_FOLLOWUP__SMS_URL": url, "HUILONG_FOLLOWUP__SMS_TOKEN": "x" * 24}
-    statuses.append(500)
+    fake.statuses.append(500)
     # The gate judges the moment: 10:00 in Shanghai, inside the CN calling window.
     at = ("--at", "2024-05-09T10:00+08:00")
     first = await huilong("promises", "remind", "--as-of", "2024-05-09", *at, **env)
@@ -144,6 +134,6 @@ async def test_remind_sends_once_and_fails_loudly(huilong, pool, tmp_path, gatew
     assert second.returncode == 0, second.stderr
     assert "1 sent, 0 refused" in second.stdout
     # The refused one was posted twice (refused, then sent), the other once.
-    counts = Counter(m["to"] for m in received)
+    counts = Counter(m["to"] for m in fake.received)
     assert set(counts) == {"+8613800001111", "+8613800002222"}
     assert sorted(counts.values()) == [1, 2]
