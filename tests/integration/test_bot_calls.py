@@ -142,7 +142,7 @@ nodes:
       요일로 말씀해 주시면 됩니다. 다음 주도 괜찮습니다. 천천히 말씀해 주세요.
     barge_in: true
     listen:
-      promise: {phrases: [금요일, 내일], slot: promise_date, next: thanks}
+      promise: {phrases: [금요일], slot: promise_date, next: thanks}
   thanks:
     say: "감사합니다."
     end: hangup
